@@ -1,0 +1,48 @@
+// Config: a YAML pipeline file -> a validated PipelineSpec. Everything is checked before anything
+// runs; every problem is reported with file:line:column, the key, and what would be right.
+// Every key is documented in docs/config.md.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "detect/detector.h"
+#include "rules/rule.h"
+#include "track/tracker.h"
+
+namespace iris::pipeline {
+
+struct JsonlOutput {
+  std::string path;        // events, one JSON object per line
+  bool snapshots = false;  // write a JPEG per event beside the file (snapshots/<id>.jpg)
+};
+
+struct Mp4Output {
+  std::string path;  // annotated H.264 MP4
+};
+
+struct StreamSpec {
+  std::string name;
+  std::string url;         // file path, http(s)://, rtsp://
+  bool loop = false;       // files: start again at the end
+  bool realtime = false;   // files: pace at the stream's frame rate (live sources always are)
+  double timeout = 10.0;   // seconds a network open or read may block
+  int detect_interval = 1; // run the detector on every Nth frame, the tracker predicts between
+  detect::DetectorSpec detector;
+  track::SortSpec tracker;
+  std::vector<rules::RuleSpec> rules;
+  std::vector<JsonlOutput> jsonl;
+  std::vector<Mp4Output> mp4;
+};
+
+struct PipelineSpec {
+  std::string source;  // the config file it came from
+  std::vector<StreamSpec> streams;
+};
+
+Result<PipelineSpec> load_config(const std::string& path);
+// Same, from text; `source` names it in messages. Files the config names are checked to exist.
+Result<PipelineSpec> parse_config(const std::string& yaml, const std::string& source);
+
+}  // namespace iris::pipeline
