@@ -1,5 +1,7 @@
 #include "core/frame.h"
 
+#include <algorithm>
+
 #include <opencv2/imgproc.hpp>
 
 namespace iris {

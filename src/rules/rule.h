@@ -29,9 +29,9 @@ struct FrameContext {
 // Keys every rule shares.
 struct RuleCommon {
   std::string name;
-  std::vector<std::string> classes;     // empty: every class
+  std::vector<std::string> classes;  // empty: every class
   Anchor anchor = Anchor::kBottomCenter;
-  bool normalized = false;              // coordinates in [0,1] of the frame size, else pixels
+  bool normalized = false;  // coordinates in [0,1] of the frame size, else pixels
 };
 
 struct ZoneSpec {
@@ -43,15 +43,15 @@ struct ZoneSpec {
 
 struct LineSpec {
   RuleCommon common;
-  Point a, b;          // side A is on the right of a->b as drawn on screen (y down)
-  double margin = 4;   // pixels: a side only counts once the anchor is this far from the line
+  Point a, b;         // side A is on the right of a->b as drawn on screen (y down)
+  double margin = 4;  // pixels: a side only counts once the anchor is this far from the line
 };
 
 using RuleSpec = std::variant<ZoneSpec, LineSpec>;
 
 // What the OSD draws for a rule, in pixels of the current frame.
 struct Overlay {
-  std::vector<Point> points;       // polygon (closed) or line (2 points)
+  std::vector<Point> points;  // polygon (closed) or line (2 points)
   bool closed = false;
   std::string caption;             // name and counters
   double last_event_time = -1e18;  // media time of the last event, for the flash

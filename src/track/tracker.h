@@ -16,15 +16,15 @@
 namespace iris::track {
 
 struct Track {
-  int64_t id = 0;            // unique within the tracker, never reused
-  Box box;                   // current estimate (Kalman state), source pixels
-  std::string label;         // class of the detections it follows
-  float score = 0;           // score of the last matched detection
-  int hits = 0;              // detections matched so far
-  bool confirmed = false;    // hits reached min_hits (rules only act on confirmed tracks)
-  bool matched = false;      // a detection was matched in the last update()
-  double first_seen = 0;     // media time of the first detection, seconds
-  double last_matched = 0;   // media time of the last matched detection, seconds
+  int64_t id = 0;           // unique within the tracker, never reused
+  Box box;                  // current estimate (Kalman state), source pixels
+  std::string label;        // class of the detections it follows
+  float score = 0;          // score of the last matched detection
+  int hits = 0;             // detections matched so far
+  bool confirmed = false;   // hits reached min_hits (rules only act on confirmed tracks)
+  bool matched = false;     // a detection was matched in the last update()
+  double first_seen = 0;    // media time of the first detection, seconds
+  double last_matched = 0;  // media time of the last matched detection, seconds
 };
 
 struct TrackUpdate {

@@ -1,0 +1,24 @@
+// The iris subcommands. Each takes the arguments after its name and returns the exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace iris::app {
+
+using Args = std::vector<std::string>;
+
+struct Command {
+  const char* name;
+  const char* summary;  // one line for `iris --help`
+  const char* usage;    // full text for `iris help <command>`
+  int (*run)(const Args& args);
+};
+
+int run_main(const Args& args);
+int validate_main(const Args& args);
+
+extern const char kRunUsage[];
+extern const char kValidateUsage[];
+
+}  // namespace iris::app

@@ -1,0 +1,73 @@
+// iris: real-time video analytics. `iris --help` lists the commands.
+#include <cstdio>
+#include <cstring>
+
+#include "apps/iris/commands.h"
+
+namespace iris::app {
+namespace {
+
+const Command kCommands[] = {
+    {"run", "run the pipelines of a YAML config until their sources end", kRunUsage, run_main},
+    {"validate", "check a YAML config without running it", kValidateUsage, validate_main},
+};
+
+void print_help() {
+  std::printf(
+      "iris: real-time video analytics\n\n"
+      "usage: iris <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
+  std::printf(
+      "  %-10s show a command's options\n\n"
+      "Run `iris help <command>` for details. Docs: docs/config.md, docs/events.md\n",
+      "help");
+}
+
+const Command* find(const std::string& name) {
+  for (const auto& c : kCommands) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+}  // namespace iris::app
+
+int main(int argc, char** argv) {
+  using namespace iris::app;
+  Args args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    print_help();
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version") {
+    std::printf("iris 0.1.0\n");
+    return 0;
+  }
+  if (args[0] == "help") {
+    if (args.size() < 2) {
+      print_help();
+      return 0;
+    }
+    const Command* c = find(args[1]);
+    if (!c) {
+      std::fprintf(stderr, "iris: unknown command '%s'; see `iris --help`\n", args[1].c_str());
+      return 2;
+    }
+    std::fputs(c->usage, stdout);
+    return 0;
+  }
+  const Command* c = find(args[0]);
+  if (!c) {
+    std::fprintf(stderr, "iris: unknown command '%s'; see `iris --help`\n", args[0].c_str());
+    return 2;
+  }
+  Args rest(args.begin() + 1, args.end());
+  for (const auto& a : rest) {
+    if (a == "--help" || a == "-h") {
+      std::fputs(c->usage, stdout);
+      return 0;
+    }
+  }
+  return c->run(rest);
+}

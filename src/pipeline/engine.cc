@@ -1,0 +1,175 @@
+#include "pipeline/engine.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <opencv2/core.hpp>
+
+#include "core/bounded_queue.h"
+#include "core/log.h"
+#include "core/thread_pool.h"
+#include "video/source.h"
+
+namespace iris::pipeline {
+
+const char* state_name(StreamState s) {
+  switch (s) {
+    case StreamState::kStarting:
+      return "starting";
+    case StreamState::kRunning:
+      return "running";
+    case StreamState::kEnded:
+      return "ended";
+    case StreamState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+struct Engine::Stream {
+  Stream(ThreadPool* pool, size_t capacity, FullPolicy policy)
+      : queue(capacity, policy), strand(pool) {}
+  std::string name;
+  std::unique_ptr<video::Source> source;
+  std::unique_ptr<StreamWorker> worker;
+  BoundedQueue<Frame> queue;
+  Strand strand;
+  std::atomic<bool> step_pending{false};
+  std::thread decoder;
+
+  mutable std::mutex mu;  // guards the fields below
+  std::condition_variable done_cv;
+  bool done = false;
+  StreamState state = StreamState::kStarting;
+  std::string error;
+};
+
+Result<std::unique_ptr<Engine>> Engine::create(const PipelineSpec& spec,
+                                               const EngineOptions& options) {
+  std::unique_ptr<Engine> e(new Engine());
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int threads = options.threads > 0 ? options.threads : cores;
+  e->pool_ = std::make_unique<ThreadPool>(threads);
+  // Parallelism comes from running streams side by side on the pool; a library that also
+  // spreads each call over every core would oversubscribe them. One stream may use the spare.
+  const int n = static_cast<int>(spec.streams.size());
+  const int per_stream = std::max(1, cores / std::max(1, n));
+  cv::setNumThreads(n >= cores ? 1 : per_stream);
+
+  for (const StreamSpec& ss : spec.streams) {
+    video::SourceOptions so;
+    so.url = ss.url;
+    so.loop = ss.loop;
+    so.realtime = ss.realtime;
+    so.timeout = ss.timeout;
+    so.decode_threads = 1;
+    so.stop = &e->stop_;
+    auto source = video::Source::open(so);
+    if (!source.ok()) return source.status().with_context("stream '" + ss.name + "'");
+    const bool live = (*source)->info().live;
+    auto s = std::make_unique<Stream>(e->pool_.get(), options.queue_frames,
+                                      live ? FullPolicy::kDropOldest : FullPolicy::kBlock);
+    s->name = ss.name;
+    auto worker = StreamWorker::create(ss, (*source)->info().fps);
+    if (!worker.ok()) return worker.status();
+    s->source = std::move(source).value();
+    s->worker = std::move(worker).value();
+    e->streams_.push_back(std::move(s));
+  }
+  return e;
+}
+
+Engine::~Engine() {
+  request_stop();
+  for (auto& s : streams_) {
+    if (s->decoder.joinable()) s->decoder.join();
+  }
+  for (auto& s : streams_) s->strand.drain();
+  pool_.reset();  // joins the pool after it ran what was posted
+}
+
+void Engine::start() {
+  if (started_) return;
+  started_ = true;
+  for (auto& s : streams_) {
+    {
+      std::lock_guard lock(s->mu);
+      s->state = StreamState::kRunning;
+    }
+    s->decoder = std::thread([this, p = s.get()] { decode_loop(p); });
+  }
+}
+
+void Engine::request_stop() {
+  stop_ = true;
+  for (auto& s : streams_) s->queue.close();
+}
+
+void Engine::decode_loop(Stream* s) {
+  std::string error;
+  for (;;) {
+    auto r = s->source->read();
+    if (!r.ok()) {
+      error = r.status().message();
+      break;
+    }
+    if (!r->has_value()) break;
+    if (!s->queue.push(std::move(**r))) break;  // closed by request_stop()
+    schedule(s);
+  }
+  if (!error.empty()) log::error("stream '" + s->name + "': " + error);
+  // Runs after every step already posted: processes what is still queued, then finalizes.
+  s->strand.post([this, s, error] {
+    while (auto f = s->queue.try_pop()) s->worker->process(*f);
+    Status fin = s->worker->finish();
+    if (!fin.ok()) log::error("stream '" + s->name + "': " + fin.message());
+    std::lock_guard lock(s->mu);
+    s->error = !error.empty() ? error : (fin.ok() ? "" : fin.message());
+    s->state = s->error.empty() ? StreamState::kEnded : StreamState::kFailed;
+    s->done = true;
+    s->done_cv.notify_all();
+  });
+}
+
+// At most one step per stream is pending on its strand, so posted work stays bounded by the
+// frame queue whatever the decoder's pace.
+void Engine::schedule(Stream* s) {
+  if (!s->step_pending.exchange(true)) s->strand.post([this, s] { step(s); });
+}
+
+void Engine::step(Stream* s) {
+  s->step_pending = false;
+  if (auto f = s->queue.try_pop()) s->worker->process(*f);
+  if (s->queue.size() > 0) schedule(s);
+}
+
+bool Engine::wait_for(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto& s : streams_) {
+    std::unique_lock lock(s->mu);
+    if (!s->done_cv.wait_until(lock, deadline, [&] { return s->done; })) return false;
+  }
+  return true;
+}
+
+std::vector<StreamStats> Engine::stats() const {
+  std::vector<StreamStats> out;
+  for (const auto& s : streams_) {
+    StreamStats st;
+    st.name = s->name;
+    {
+      std::lock_guard lock(s->mu);
+      st.state = s->state;
+      st.error = s->error;
+    }
+    st.decode_errors = s->source->decode_errors();
+    st.dropped = s->queue.dropped();
+    st.counters = s->worker->counters();
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+}  // namespace iris::pipeline

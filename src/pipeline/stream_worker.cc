@@ -1,0 +1,127 @@
+#include "pipeline/stream_worker.h"
+
+#include <filesystem>
+
+#include "core/log.h"
+
+namespace iris::pipeline {
+
+Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spec, double fps) {
+  std::unique_ptr<StreamWorker> w(new StreamWorker(spec, fps));
+  w->detector_ = detect::make_detector(spec.detector);
+  w->tracker_ = track::make_sort(spec.tracker);
+  for (const auto& r : spec.rules) w->rules_.push_back(rules::make_rule(r));
+  for (const auto& out : spec.jsonl) {
+    auto sink = events::JsonlSink::open(out.path);
+    if (!sink.ok()) return sink.status().with_context("stream '" + spec.name + "'");
+    w->sinks_.push_back(std::move(sink).value());
+    if (out.snapshots) {
+      w->snapshot_dirs_.push_back(
+          (std::filesystem::path(out.path).parent_path() / "snapshots").string());
+    }
+  }
+  return w;
+}
+
+void StreamWorker::process(const Frame& frame) {
+  const bool run_detector = frame_count_++ % spec_.detect_interval == 0;
+  track::TrackUpdate tracks;
+  if (run_detector) {
+    auto dets = detector_->detect({frame});
+    if (dets.ok()) {
+      tracks = tracker_->update(dets->front(), frame.pts);
+      detector_failed_ = false;
+    } else {
+      // Keep the stream alive: a failed detection is a frame where no detector ran.
+      if (!detector_failed_) log::warn("stream '" + spec_.name + "': " + dets.status().message());
+      detector_failed_ = true;
+      tracks = tracker_->predict(frame.pts);
+    }
+  } else {
+    tracks = tracker_->predict(frame.pts);
+  }
+
+  rules::FrameContext ctx{spec_.name, frame.index, frame.pts, frame.wall_time, frame.width(),
+                          frame.height()};
+  std::vector<events::Event> events;
+  for (auto& rule : rules_) rule->evaluate(tracks, ctx, &events);
+  for (auto& e : events) deliver(e, frame);
+  for (const auto& gone : tracks.removed) osd_.track_last_event.erase(gone.id);
+
+  if (!spec_.mp4.empty() && !writer_failed_) write_video(frame, tracks);
+
+  std::lock_guard lock(counters_mu_);
+  ++counters_.frames;
+  if (run_detector) ++counters_.detector_runs;
+  for (const auto& e : events) ++counters_.by_rule[e.rule][e.type];
+  if (!events.empty()) {
+    for (const auto& rule : rules_) counters_.rule_counters[rule->name()] = rule->counters();
+  }
+}
+
+void StreamWorker::deliver(events::Event& e, const Frame& frame) {
+  osd_.track_last_event[e.track_id] = e.media_time;
+  for (const auto& dir : snapshot_dirs_) {
+    auto path = events::write_snapshot(frame.bgr(), e, dir);
+    if (path.ok()) {
+      e.snapshot = *path;
+    } else {
+      log::warn("stream '" + spec_.name + "': " + path.status().message());
+    }
+  }
+  int64_t failed = 0;
+  for (auto& sink : sinks_) {
+    if (Status s = sink->deliver(e); !s) {
+      ++failed;
+      log::error("stream '" + spec_.name + "': " + s.message());
+    }
+  }
+  std::lock_guard lock(counters_mu_);
+  ++counters_.events;
+  counters_.event_errors += failed;
+}
+
+void StreamWorker::write_video(const Frame& frame, const track::TrackUpdate& tracks) {
+  if (!writer_) {
+    video::Mp4Options opt;
+    opt.width = frame.width();
+    opt.height = frame.height();
+    opt.fps = fps_ > 0 ? fps_ : 25;
+    auto w = video::Mp4Writer::open(spec_.mp4.front().path, opt);
+    if (!w.ok()) {
+      log::error("stream '" + spec_.name + "': " + w.status().message());
+      writer_failed_ = true;
+      return;
+    }
+    writer_ = std::move(w).value();
+  }
+  cv::Mat canvas = frame.bgr().clone();
+  draw_osd(canvas, spec_.name, frame.pts, frame.index, tracks, rules_, osd_);
+  if (Status s = writer_->write(canvas, frame.pts); !s) {
+    log::error("stream '" + spec_.name + "': " + s.message());
+    writer_failed_ = true;
+  }
+}
+
+Status StreamWorker::finish() {
+  Status result;
+  if (writer_) {
+    if (Status s = writer_->close(); !s) result = s;
+    writer_.reset();
+  }
+  for (auto& sink : sinks_) {
+    if (Status s = sink->close(); !s && result.ok()) result = s;
+  }
+  {
+    std::lock_guard lock(counters_mu_);
+    for (const auto& rule : rules_) counters_.rule_counters[rule->name()] = rule->counters();
+  }
+  return result;
+}
+
+StreamCounters StreamWorker::counters() const {
+  std::lock_guard lock(counters_mu_);
+  return counters_;
+}
+
+}  // namespace iris::pipeline

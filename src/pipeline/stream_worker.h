@@ -1,0 +1,67 @@
+// StreamWorker: everything one stream does to a frame, in order: gate, detect, track, rules,
+// events, annotated video. It holds all per-stream state and runs on the stream's strand, one
+// frame at a time, so it takes no locks except around the counters others read.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/frame.h"
+#include "core/status.h"
+#include "detect/detector.h"
+#include "events/sink.h"
+#include "pipeline/config.h"
+#include "pipeline/osd.h"
+#include "rules/rule.h"
+#include "track/tracker.h"
+#include "video/mp4_writer.h"
+
+namespace iris::pipeline {
+
+struct StreamCounters {
+  int64_t frames = 0;
+  int64_t detector_runs = 0;
+  int64_t events = 0;
+  int64_t event_errors = 0;  // deliveries that failed (logged)
+  std::map<std::string, std::map<std::string, int64_t>> by_rule;  // rule -> event type -> n
+  std::map<std::string, std::map<std::string, int64_t>> rule_counters;  // rule -> counters()
+};
+
+class StreamWorker {
+ public:
+  // Opens the event sinks; the video writer opens on the first frame (its size is known then).
+  static Result<std::unique_ptr<StreamWorker>> create(const StreamSpec& spec, double fps);
+
+  void process(const Frame& frame);
+  // Closes the video (so the MP4 plays) and the sinks. Idempotent.
+  Status finish();
+
+  StreamCounters counters() const;
+
+ private:
+  explicit StreamWorker(const StreamSpec& spec, double fps) : spec_(spec), fps_(fps) {}
+  void deliver(events::Event& e, const Frame& frame);
+  void write_video(const Frame& frame, const track::TrackUpdate& tracks);
+
+  StreamSpec spec_;
+  double fps_;
+  std::unique_ptr<detect::Detector> detector_;
+  std::unique_ptr<track::Tracker> tracker_;
+  std::vector<std::unique_ptr<rules::Rule>> rules_;
+  std::vector<std::unique_ptr<events::Sink>> sinks_;
+  std::vector<std::string> snapshot_dirs_;  // one per jsonl sink that asked for snapshots
+  std::unique_ptr<video::Mp4Writer> writer_;
+  bool writer_failed_ = false;
+  bool detector_failed_ = false;
+  OsdState osd_;
+  int64_t frame_count_ = 0;
+
+  mutable std::mutex counters_mu_;
+  StreamCounters counters_;
+};
+
+}  // namespace iris::pipeline

@@ -1,0 +1,71 @@
+#include "rules/line.h"
+
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+#include <utility>
+
+#include "rules/rule_util.h"
+
+namespace iris::rules {
+
+namespace {
+std::pair<Point, Point> resolve(const LineSpec& spec, int width, int height) {
+  const std::vector<Point> p = to_pixels(spec.common, {spec.a, spec.b}, width, height);
+  return {p[0], p[1]};
+}
+}  // namespace
+
+LineRule::LineRule(LineSpec spec) : spec_(std::move(spec)) {
+  std::tie(a_, b_) = resolve(spec_, 0, 0);
+}
+
+void LineRule::evaluate(const track::TrackUpdate& tracks, const FrameContext& ctx,
+                        std::vector<events::Event>* out) {
+  if (ctx.width != width_ || ctx.height != height_) {
+    width_ = ctx.width;
+    height_ = ctx.height;
+    std::tie(a_, b_) = resolve(spec_, width_, height_);
+  }
+  for (const track::Track& t : tracks.tracks) {
+    if (selects(spec_.common, t)) observe(t, ctx, out);
+  }
+  for (const track::Track& t : tracks.removed) sides_.erase(t.id);
+}
+
+void LineRule::observe(const track::Track& track, const FrameContext& ctx,
+                       std::vector<events::Event>* out) {
+  const Point p = anchor_point(track.box, spec_.common.anchor);
+  const double d = signed_distance(a_, b_, p);
+  // Inside the margin band the side stays what it was: jitter on the line never flips it.
+  if (d == 0 || std::abs(d) < spec_.margin) return;
+  const Side now{.a = d > 0, .at = p};
+  auto [it, first] = sides_.try_emplace(track.id, now);
+  if (first) return;
+  Side& was = it->second;
+  // A side flip only counts when the path crossed the segment itself, not its extension.
+  if (was.a != now.a && segments_intersect(was.at, p, a_, b_)) {
+    const char* direction = now.a ? "B->A" : "A->B";
+    const int64_t count = ++counts_[track.label + " " + direction];
+    ++(now.a ? b_to_a_ : a_to_b_);
+    events::Event e = make_event("line_cross", spec_.common, track, ctx);
+    e.direction = direction;
+    e.count = count;
+    last_event_time_ = std::max(last_event_time_, e.media_time);
+    out->push_back(std::move(e));
+  }
+  was = now;
+}
+
+Overlay LineRule::overlay() const {
+  Overlay o;
+  o.points = {a_, b_};
+  o.caption =
+      spec_.common.name + "  A->B " + std::to_string(a_to_b_) + "  B->A " + std::to_string(b_to_a_);
+  o.last_event_time = last_event_time_;
+  return o;
+}
+
+std::map<std::string, int64_t> LineRule::counters() const { return counts_; }
+
+}  // namespace iris::rules

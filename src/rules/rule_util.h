@@ -1,0 +1,28 @@
+// Internal helpers shared by the rule implementations (not part of the rules API): which tracks a
+// rule acts on, spec coordinates in pixels, and the event fields every rule fills the same way.
+#pragma once
+
+#include <vector>
+
+#include "events/event.h"
+#include "rules/rule.h"
+#include "track/tracker.h"
+
+namespace iris::rules {
+
+// Media times are sums of rounded frame durations; compare durations with this much slack so that
+// e.g. 13 frames at 10 fps count as 1.3 s.
+inline constexpr double kTimeEpsilon = 1e-6;
+
+// True when a rule with these keys acts on the track: confirmed and of a selected class.
+bool selects(const RuleCommon& common, const track::Track& track);
+
+// Spec points in pixels: normalized points are scaled by the frame size, pixel points kept.
+std::vector<Point> to_pixels(const RuleCommon& common, const std::vector<Point>& points, int width,
+                             int height);
+
+// An event of `type` about `track` on the frame `ctx`, with the fields every rule fills.
+events::Event make_event(const char* type, const RuleCommon& common, const track::Track& track,
+                         const FrameContext& ctx);
+
+}  // namespace iris::rules

@@ -1,0 +1,105 @@
+#include "rules/zone.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "rules/rule_util.h"
+
+namespace iris::rules {
+
+ZoneRule::ZoneRule(ZoneSpec spec)
+    : spec_(std::move(spec)), polygon_{to_pixels(spec_.common, spec_.polygon, 0, 0)} {}
+
+void ZoneRule::evaluate(const track::TrackUpdate& tracks, const FrameContext& ctx,
+                        std::vector<events::Event>* out) {
+  if (ctx.width != width_ || ctx.height != height_) {
+    width_ = ctx.width;
+    height_ = ctx.height;
+    polygon_.points = to_pixels(spec_.common, spec_.polygon, width_, height_);
+  }
+  for (const track::Track& t : tracks.tracks) {
+    if (selects(spec_.common, t)) observe(t, ctx, out);
+  }
+  for (const track::Track& t : tracks.removed) {
+    auto it = visits_.find(t.id);
+    if (it == visits_.end()) continue;
+    finish_removed(t, it->second, ctx, out);
+    visits_.erase(it);
+  }
+}
+
+void ZoneRule::observe(const track::Track& track, const FrameContext& ctx,
+                       std::vector<events::Event>* out) {
+  const bool inside = polygon_.contains(anchor_point(track.box, spec_.common.anchor));
+  auto it = visits_.find(track.id);
+  if (it == visits_.end()) {
+    if (!inside) return;
+    it = visits_.emplace(track.id, Visit{.t_in = ctx.media_time, .matched_frame = ctx.frame}).first;
+  }
+  Visit& v = it->second;
+  if (track.matched) v.matched_frame = ctx.frame;
+
+  if (inside) {
+    v.outside = false;  // back within the grace: the same visit goes on
+    if (!v.entered && ctx.media_time - v.t_in >= spec_.min_dwell - kTimeEpsilon) {
+      v.entered = true;
+      ++enters_;
+      record(make_event("zone_enter", spec_.common, track, ctx), out);
+    }
+    return;
+  }
+  if (!v.outside) {
+    v.outside = true;
+    v.out_time = ctx.media_time;
+    v.out_frame = ctx.frame;
+  }
+  if (ctx.media_time - v.out_time < spec_.exit_grace - kTimeEpsilon) return;
+  if (v.entered) emit_exit(track, v, ctx, v.out_time, v.out_frame, "left", out);
+  visits_.erase(it);
+}
+
+void ZoneRule::finish_removed(const track::Track& track, const Visit& visit,
+                              const FrameContext& ctx, std::vector<events::Event>* out) {
+  if (!visit.entered) return;
+  // A detection matched outside the zone means the object was seen leaving before the track was
+  // lost: that is a real exit, at the moment it went out.
+  if (visit.outside && track.last_matched >= visit.out_time) {
+    emit_exit(track, visit, ctx, visit.out_time, visit.out_frame, "left", out);
+  } else {
+    emit_exit(track, visit, ctx, track.last_matched, visit.matched_frame, "lost", out);
+  }
+}
+
+void ZoneRule::emit_exit(const track::Track& track, const Visit& visit, const FrameContext& ctx,
+                         double time, int64_t frame, const char* reason,
+                         std::vector<events::Event>* out) {
+  events::Event e = make_event("zone_exit", spec_.common, track, ctx);
+  e.media_time = time;
+  e.frame = frame;
+  // A track lost right after it was predicted into the zone has last_matched before t_in.
+  e.duration = std::max(0.0, time - visit.t_in);
+  e.reason = reason;
+  ++exits_;
+  record(std::move(e), out);
+}
+
+void ZoneRule::record(events::Event e, std::vector<events::Event>* out) {
+  last_event_time_ = std::max(last_event_time_, e.media_time);
+  out->push_back(std::move(e));
+}
+
+Overlay ZoneRule::overlay() const {
+  Overlay o;
+  o.points = polygon_.points;
+  o.closed = true;
+  o.caption =
+      spec_.common.name + "  enter " + std::to_string(enters_) + "  exit " + std::to_string(exits_);
+  o.last_event_time = last_event_time_;
+  return o;
+}
+
+std::map<std::string, int64_t> ZoneRule::counters() const {
+  return {{"enter", enters_}, {"exit", exits_}};
+}
+
+}  // namespace iris::rules

@@ -1,0 +1,301 @@
+#include "video/source.h"
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+}
+
+#include <opencv2/imgproc.hpp>
+
+#include "video/av_error.h"
+
+namespace iris::video {
+namespace {
+
+constexpr int kMaxConsecutiveErrors = 200;  // corrupt packets tolerated in a row
+
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double wall_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool luma_first(AVPixelFormat f) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(f);
+  return d && !(d->flags & AV_PIX_FMT_FLAG_RGB) && !(d->flags & AV_PIX_FMT_FLAG_PAL) &&
+         d->nb_components >= 1 && d->comp[0].plane == 0 && d->comp[0].step == 1 &&
+         d->comp[0].depth == 8;
+}
+
+// A decoded FFmpeg frame, shared by reference; converted on first use.
+class AvPicture : public Picture {
+ public:
+  explicit AvPicture(const AVFrame* f) : f_(av_frame_clone(f)) {}
+  ~AvPicture() override { av_frame_free(&f_); }
+  int width() const override { return f_->width; }
+  int height() const override { return f_->height; }
+
+ protected:
+  cv::Mat make_bgr() const override { return convert(f_->width, f_->height, AV_PIX_FMT_BGR24); }
+
+  cv::Mat make_gray(int w, int h) const override {
+    // Planar YUV: the luma plane already is the gray picture.
+    if (luma_first(static_cast<AVPixelFormat>(f_->format))) {
+      const cv::Mat luma(f_->height, f_->width, CV_8UC1, f_->data[0], f_->linesize[0]);
+      cv::Mat out;
+      cv::resize(luma, out, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+      return out;
+    }
+    return convert(w, h, AV_PIX_FMT_GRAY8);
+  }
+
+ private:
+  cv::Mat convert(int w, int h, AVPixelFormat dst) const {
+    SwsContext* sws = sws_getContext(f_->width, f_->height, static_cast<AVPixelFormat>(f_->format),
+                                     w, h, dst, SWS_BILINEAR, nullptr, nullptr, nullptr);
+    cv::Mat out(h, w, dst == AV_PIX_FMT_BGR24 ? CV_8UC3 : CV_8UC1);
+    if (!sws) {
+      out.setTo(0);
+      return out;
+    }
+    uint8_t* planes[4] = {out.data, nullptr, nullptr, nullptr};
+    int strides[4] = {static_cast<int>(out.step[0]), 0, 0, 0};
+    sws_scale(sws, f_->data, f_->linesize, 0, f_->height, planes, strides);
+    sws_freeContext(sws);
+    return out;
+  }
+
+  AVFrame* f_;
+};
+
+}  // namespace
+
+bool is_url(const std::string& url) { return url.find("://") != std::string::npos; }
+
+Source::Source(SourceOptions options) : options_(std::move(options)) {}
+
+Source::~Source() {
+  av_frame_free(&frame_);
+  av_packet_free(&pkt_);
+  avcodec_free_context(&dec_);
+  avformat_close_input(&fmt_);
+}
+
+void Source::arm(double seconds) {
+  deadline_ns_ = now_ns() + static_cast<int64_t>(seconds * 1e9);
+}
+
+int Source::interrupt_cb(void* opaque) {
+  auto* self = static_cast<Source*>(opaque);
+  return self->stopping() || now_ns() > self->deadline_ns_.load() ? 1 : 0;
+}
+
+Result<std::unique_ptr<Source>> Source::open(const SourceOptions& options) {
+  std::unique_ptr<Source> s(new Source(options));
+  if (Status st = s->open_input(); !st) return st;
+  return s;
+}
+
+Status Source::open_input() {
+  const std::string& url = options_.url;
+  fmt_ = avformat_alloc_context();
+  fmt_->interrupt_callback.callback = &Source::interrupt_cb;
+  fmt_->interrupt_callback.opaque = this;
+
+  AVDictionary* opts = nullptr;
+  const std::string timeout_us = std::to_string(static_cast<int64_t>(options_.timeout * 1e6));
+  if (is_url(url)) {
+    av_dict_set(&opts, "rw_timeout", timeout_us.c_str(), 0);
+    if (url.rfind("rtsp://", 0) == 0) {
+      av_dict_set(&opts, "rtsp_transport", "tcp", 0);
+      av_dict_set(&opts, "timeout", timeout_us.c_str(), 0);
+    } else if (url.rfind("http", 0) == 0) {
+      av_dict_set(&opts, "timeout", timeout_us.c_str(), 0);
+    }
+  }
+  arm(options_.timeout);
+  int rc = avformat_open_input(&fmt_, url.c_str(), nullptr, &opts);
+  av_dict_free(&opts);
+  if (rc < 0) {
+    std::string hint = is_url(url) ? "check that the camera or server is up and the URL is right"
+                                   : "check the path and that it is a readable video file";
+    if (rc == AVERROR_EXIT && !stopping()) {
+      return Status::error("cannot open '" + url + "': no answer within " +
+                           std::to_string(options_.timeout) + " s; " + hint);
+    }
+    return Status::error("cannot open '" + url + "': " + av_error(rc) + "; " + hint);
+  }
+  arm(options_.timeout);
+  if ((rc = avformat_find_stream_info(fmt_, nullptr)) < 0) {
+    return Status::error("cannot read stream info of '" + url + "': " + av_error(rc) +
+                         "; the file may be truncated or not a video");
+  }
+  const AVCodec* codec = nullptr;
+  stream_index_ = av_find_best_stream(fmt_, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+  if (stream_index_ < 0 || !codec) {
+    return Status::error("'" + url + "' has no decodable video stream (" + av_error(stream_index_) +
+                         "); give a file or URL with video");
+  }
+  AVStream* st = fmt_->streams[stream_index_];
+  dec_ = avcodec_alloc_context3(codec);
+  avcodec_parameters_to_context(dec_, st->codecpar);
+  dec_->thread_count = std::max(1, options_.decode_threads);
+  if ((rc = avcodec_open2(dec_, codec, nullptr)) < 0) {
+    return Status::error("cannot open the " + std::string(codec->name) + " decoder for '" + url +
+                         "': " + av_error(rc));
+  }
+  pkt_ = av_packet_alloc();
+  frame_ = av_frame_alloc();
+
+  info_.width = dec_->width;
+  info_.height = dec_->height;
+  const AVRational r = av_guess_frame_rate(fmt_, st, nullptr);
+  info_.fps = r.num > 0 && r.den > 0 ? av_q2d(r) : 0.0;
+  info_.codec = codec->name;
+  const bool network_stream = url.rfind("rtsp://", 0) == 0 || url.rfind("rtmp://", 0) == 0 ||
+                              url.rfind("udp://", 0) == 0 || url.rfind("srt://", 0) == 0;
+  info_.live = network_stream || (is_url(url) && fmt_->duration == AV_NOPTS_VALUE);
+  if (info_.width <= 0 || info_.height <= 0) {
+    return Status::error("'" + url + "': the video stream has no frame size; the file may be corrupt");
+  }
+  return {};
+}
+
+Status Source::restart() {
+  arm(options_.timeout);
+  const int rc = av_seek_frame(fmt_, stream_index_, fmt_->streams[stream_index_]->start_time ==
+                                                         AV_NOPTS_VALUE
+                                                     ? 0
+                                                     : fmt_->streams[stream_index_]->start_time,
+                               AVSEEK_FLAG_BACKWARD);
+  if (rc < 0) return Status::error("cannot loop '" + options_.url + "': " + av_error(rc));
+  avcodec_flush_buffers(dec_);
+  const double step = info_.fps > 0 ? 1.0 / info_.fps : 0.04;
+  pts_offset_ = last_pts_ + step;
+  first_pts_ = -1;
+  draining_ = false;
+  return {};
+}
+
+void Source::pace(double pts) {
+  if (!options_.realtime || info_.live) return;
+  if (pace_start_pts_ < 0) {
+    pace_start_pts_ = pts;
+    pace_start_ns_ = now_ns();
+    return;
+  }
+  const int64_t due = pace_start_ns_ + static_cast<int64_t>((pts - pace_start_pts_) * 1e9);
+  // Sleep in short slices so that a stop request is honoured quickly.
+  for (int64_t left = due - now_ns(); left > 0 && !stopping(); left = due - now_ns()) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(left, 50'000'000)));
+  }
+}
+
+// Takes one decoded frame if the decoder has one: true when *out was set.
+Result<bool> Source::receive(std::optional<Frame>* out) {
+  const int rc = avcodec_receive_frame(dec_, frame_);
+  if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return false;
+  if (rc < 0) {
+    ++decode_errors_;
+    return false;
+  }
+  const AVStream* st = fmt_->streams[stream_index_];
+  const int64_t ts = frame_->best_effort_timestamp;
+  const double step = info_.fps > 0 ? 1.0 / info_.fps : 0.04;
+  double t = ts != AV_NOPTS_VALUE ? ts * av_q2d(st->time_base) : -1;
+  if (t >= 0 && first_pts_ < 0) first_pts_ = t;
+  t = t >= 0 ? t - first_pts_ + pts_offset_ : last_pts_ + step;
+  // Streams with broken timestamps must still give rules a clock that never runs backwards.
+  if (last_pts_ >= 0 && t <= last_pts_) t = last_pts_ + step;
+  if (last_pts_ < 0 && t < 0) t = 0;
+  last_pts_ = t;
+
+  Frame f;
+  f.index = index_++;
+  f.pts = t;
+  f.wall_time = wall_now();
+  f.picture = std::make_shared<AvPicture>(frame_);
+  av_frame_unref(frame_);
+  pace(t);
+  *out = std::move(f);
+  return true;
+}
+
+Result<std::optional<Frame>> Source::read() {
+  std::optional<Frame> out;
+  for (;;) {
+    if (stopping()) return std::optional<Frame>();
+    Result<bool> got = receive(&out);
+    if (got.ok() && *got) {
+      consecutive_errors_ = 0;
+      return out;
+    }
+    if (draining_) {
+      if (options_.loop && index_ > 0) {
+        if (Status s = restart(); !s) return s;
+        continue;
+      }
+      return std::optional<Frame>();
+    }
+    if (packet_pending_) {  // the decoder was full: give it the same packet again
+      packet_pending_ = false;
+      if (Status s = send_packet(); !s) return s;
+      continue;
+    }
+    arm(options_.timeout);
+    int rc = av_read_frame(fmt_, pkt_);
+    if (rc == AVERROR_EOF || (rc < 0 && fmt_->pb && avio_feof(fmt_->pb))) {
+      draining_ = true;
+      avcodec_send_packet(dec_, nullptr);
+      continue;
+    }
+    if (rc == AVERROR_EXIT) {
+      if (stopping()) return std::optional<Frame>();
+      return Status::error("'" + options_.url + "': no data within " +
+                           std::to_string(options_.timeout) + " s; the source stalled");
+    }
+    if (rc < 0) {
+      if (++consecutive_errors_ > kMaxConsecutiveErrors) {
+        return Status::error("'" + options_.url + "': reading failed: " + av_error(rc) +
+                             "; the file is damaged or the connection broke");
+      }
+      continue;
+    }
+    if (pkt_->stream_index != stream_index_) {
+      av_packet_unref(pkt_);
+      continue;
+    }
+    if (Status s = send_packet(); !s) return s;
+  }
+}
+
+Status Source::send_packet() {
+  const int rc = avcodec_send_packet(dec_, pkt_);
+  if (rc == AVERROR(EAGAIN)) {
+    packet_pending_ = true;
+    return {};
+  }
+  av_packet_unref(pkt_);
+  if (rc < 0) {
+    ++decode_errors_;
+    if (++consecutive_errors_ > kMaxConsecutiveErrors) {
+      return Status::error("'" + options_.url + "': the decoder rejects the data (" +
+                           av_error(rc) + "); the stream is corrupt");
+    }
+  }
+  return {};
+}
+
+}  // namespace iris::video

@@ -1,0 +1,76 @@
+// Test helpers for rules: tracks placed by their anchor point and a runner that feeds one
+// TrackUpdate per frame at 10 fps, so expected frames and media times are easy to write down.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "events/event.h"
+#include "rules/rule.h"
+#include "track/tracker.h"
+
+namespace iris::rules::testing {
+
+inline constexpr double kFps = 10;
+inline constexpr double kWallStart = 1.7e9;
+
+// A confirmed, matched 20x40 box whose bottom-center is `foot`.
+inline track::Track object(int64_t id, Point foot, const std::string& label = "person") {
+  track::Track t;
+  t.id = id;
+  t.box = {foot.x - 10, foot.y - 40, foot.x + 10, foot.y};
+  t.label = label;
+  t.score = 0.8f;
+  t.hits = 5;
+  t.confirmed = true;
+  t.matched = true;
+  return t;
+}
+
+// Feeds frames 0, 1, 2, ... to a rule. Matched tracks get last_matched = the frame's media time;
+// removed tracks are passed as given (their last_matched is the caller's to set).
+class Runner {
+ public:
+  explicit Runner(Rule* rule, int width = 640, int height = 480)
+      : rule_(rule), width_(width), height_(height) {}
+
+  std::vector<events::Event> step(std::vector<track::Track> tracks,
+                                  std::vector<track::Track> removed = {}) {
+    FrameContext ctx;
+    ctx.stream = "cam";
+    ctx.frame = frame_;
+    ctx.media_time = frame_ / kFps;
+    ctx.wall_time = kWallStart + ctx.media_time;
+    ctx.width = width_;
+    ctx.height = height_;
+    for (track::Track& t : tracks) {
+      if (t.matched) t.last_matched = ctx.media_time;
+    }
+    std::vector<events::Event> out;
+    rule_->evaluate({std::move(tracks), std::move(removed)}, ctx, &out);
+    all_.insert(all_.end(), out.begin(), out.end());
+    ++frame_;
+    return out;
+  }
+  // One track alone on a frame.
+  std::vector<events::Event> step(const track::Track& t) { return step(std::vector{t}); }
+
+  int64_t frame() const { return frame_; }
+  double media_time() const { return frame_ / kFps; }
+  void resize(int width, int height) {
+    width_ = width;
+    height_ = height;
+  }
+  const std::vector<events::Event>& events() const { return all_; }
+
+ private:
+  Rule* rule_;
+  int width_;
+  int height_;
+  int64_t frame_ = 0;
+  std::vector<events::Event> all_;
+};
+
+}  // namespace iris::rules::testing
