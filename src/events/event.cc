@@ -37,30 +37,47 @@ std::string iso8601(double wall_time) {
                 static_cast<int>(ms % 1000));
   return buf;
 }
-double round_to(double v, double unit) { return std::round(v / unit) * unit; }
+// Shortest decimal form with at most `decimals` places ("1.4", not "1.4000000000000001").
+std::string num(double v, int decimals) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  std::string out = buf;
+  if (out.find('.') != std::string::npos) {
+    out.erase(out.find_last_not_of('0') + 1);
+    if (out.back() == '.') out.pop_back();
+  }
+  return out == "-0" ? "0" : out;
+}
+
+std::string str(const std::string& s) { return nlohmann::json(s).dump(); }
 }  // namespace
 
 std::string to_json_line(const Event& e) {
-  nlohmann::ordered_json j;
-  j["schema"] = kSchema;
-  j["id"] = e.id;
-  j["type"] = e.type;
-  j["rule"] = e.rule;
-  j["stream"] = e.stream;
-  j["media_time"] = round_to(e.media_time, 1e-3);
-  j["frame"] = e.frame;
-  j["wall_time"] = iso8601(e.wall_time);
-  j["track_id"] = e.track_id;
-  j["class"] = e.label;
-  j["confidence"] = round_to(e.confidence, 1e-4);
-  j["box"] = {round_to(e.box.x1, 0.1), round_to(e.box.y1, 0.1), round_to(e.box.x2, 0.1),
-              round_to(e.box.y2, 0.1)};
-  if (e.direction) j["direction"] = *e.direction;
-  if (e.count) j["count"] = *e.count;
-  if (e.duration) j["duration"] = round_to(*e.duration, 1e-3);
-  if (e.reason) j["reason"] = *e.reason;
-  if (e.snapshot) j["snapshot"] = *e.snapshot;
-  return j.dump();
+  std::string j = "{\"schema\":" + str(kSchema);
+  auto field = [&j](const char* key, const std::string& value) {
+    j += ",\"";
+    j += key;
+    j += "\":";
+    j += value;
+  };
+  field("id", str(e.id));
+  field("type", str(e.type));
+  field("rule", str(e.rule));
+  field("stream", str(e.stream));
+  field("media_time", num(e.media_time, 3));
+  field("frame", std::to_string(e.frame));
+  field("wall_time", str(iso8601(e.wall_time)));
+  field("track_id", std::to_string(e.track_id));
+  field("class", str(e.label));
+  field("confidence", num(e.confidence, 4));
+  field("box", "[" + num(e.box.x1, 1) + "," + num(e.box.y1, 1) + "," + num(e.box.x2, 1) + "," +
+                   num(e.box.y2, 1) + "]");
+  if (e.direction) field("direction", str(*e.direction));
+  if (e.count) field("count", std::to_string(*e.count));
+  if (e.duration) field("duration", num(*e.duration, 3));
+  if (e.reason) field("reason", str(*e.reason));
+  if (e.snapshot) field("snapshot", str(*e.snapshot));
+  return j + "}";
 }
 
 }  // namespace iris::events

@@ -8,10 +8,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <sstream>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/geometry.h"
 #include "pipeline/yaml_reader.h"
@@ -71,9 +75,7 @@ std::optional<std::string> read_type(Diagnostics& diag, const MapReader& map, st
                                      std::span<const std::string_view> types) {
   const std::optional<Item> item = map.get("type");
   if (!item) {
-    std::string choices;
-    for (std::string_view t : types) choices += (choices.empty() ? "" : ", ") + std::string(t);
-    map.missing("type", "choose one of: " + choices);
+    map.missing("type", "choose one of: " + join(types));
     return std::nullopt;
   }
   return read_choice(diag, *item, what, types);
@@ -99,8 +101,8 @@ std::optional<detect::DetectorSpec> read_detector(Diagnostics& diag, const Item&
   detect::MotionSpec motion;
   map.read("thumbnail_width", &motion.thumbnail_width, Range::at_least(16));
   map.read("threshold", &motion.threshold, Range::closed(0, 255));
-  map.read("learning_rate", &motion.learning_rate, Range{0, 1, true, false});
-  map.read("min_area", &motion.min_area, Range{0, 1, false, true});
+  map.read("learning_rate", &motion.learning_rate, Range::open_closed(0, 1));
+  map.read("min_area", &motion.min_area, Range::closed_open(0, 1));
   map.read("label", &motion.label);
   return motion;
 }
@@ -113,7 +115,7 @@ std::optional<track::SortSpec> read_tracker(Diagnostics& diag, const Item& item)
   track::SortSpec sort;
   map.read("max_age", &sort.max_age, Range::above(0));
   map.read("min_hits", &sort.min_hits, Range::at_least(1));
-  map.read("iou_threshold", &sort.iou_threshold, Range{0, 1, true, false});
+  map.read("iou_threshold", &sort.iou_threshold, Range::open_closed(0, 1));
   return sort;
 }
 

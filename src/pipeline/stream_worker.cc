@@ -48,7 +48,7 @@ void StreamWorker::process(const Frame& frame) {
   for (auto& e : events) deliver(e, frame);
   for (const auto& gone : tracks.removed) osd_.track_last_event.erase(gone.id);
 
-  if (!spec_.mp4.empty() && !writer_failed_) write_video(frame, tracks);
+  if (!spec_.mp4.empty() && !writers_failed_) write_video(frame, tracks);
 
   std::lock_guard lock(counters_mu_);
   ++counters_.frames;
@@ -82,33 +82,37 @@ void StreamWorker::deliver(events::Event& e, const Frame& frame) {
 }
 
 void StreamWorker::write_video(const Frame& frame, const track::TrackUpdate& tracks) {
-  if (!writer_) {
-    video::Mp4Options opt;
+  if (writers_.empty()) {
+    video::WriterOptions opt;
     opt.width = frame.width();
     opt.height = frame.height();
     opt.fps = fps_ > 0 ? fps_ : 25;
-    auto w = video::Mp4Writer::open(spec_.mp4.front().path, opt);
-    if (!w.ok()) {
-      log::error("stream '" + spec_.name + "': " + w.status().message());
-      writer_failed_ = true;
-      return;
+    for (const auto& out : spec_.mp4) {
+      auto w = video::VideoWriter::open(out.path, opt);
+      if (!w.ok()) {
+        log::error("stream '" + spec_.name + "': " + w.status().message());
+        writers_failed_ = true;
+        return;
+      }
+      writers_.push_back(std::move(w).value());
     }
-    writer_ = std::move(w).value();
   }
   cv::Mat canvas = frame.bgr().clone();
   draw_osd(canvas, spec_.name, frame.pts, frame.index, tracks, rules_, osd_);
-  if (Status s = writer_->write(canvas, frame.pts); !s) {
-    log::error("stream '" + spec_.name + "': " + s.message());
-    writer_failed_ = true;
+  for (auto& w : writers_) {
+    if (Status s = w->write(canvas, frame.pts); !s) {
+      log::error("stream '" + spec_.name + "': " + s.message());
+      writers_failed_ = true;
+    }
   }
 }
 
 Status StreamWorker::finish() {
   Status result;
-  if (writer_) {
-    if (Status s = writer_->close(); !s) result = s;
-    writer_.reset();
+  for (auto& w : writers_) {
+    if (Status s = w->close(); !s && result.ok()) result = s;
   }
+  writers_.clear();
   for (auto& sink : sinks_) {
     if (Status s = sink->close(); !s && result.ok()) result = s;
   }

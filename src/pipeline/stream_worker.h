@@ -18,7 +18,7 @@
 #include "pipeline/osd.h"
 #include "rules/rule.h"
 #include "track/tracker.h"
-#include "video/mp4_writer.h"
+#include "video/video_writer.h"
 
 namespace iris::pipeline {
 
@@ -33,7 +33,7 @@ struct StreamCounters {
 
 class StreamWorker {
  public:
-  // Opens the event sinks; the video writer opens on the first frame (its size is known then).
+  // Opens the event sinks; video writers open on the first frame (its size is known then).
   static Result<std::unique_ptr<StreamWorker>> create(const StreamSpec& spec, double fps);
 
   void process(const Frame& frame);
@@ -54,8 +54,8 @@ class StreamWorker {
   std::vector<std::unique_ptr<rules::Rule>> rules_;
   std::vector<std::unique_ptr<events::Sink>> sinks_;
   std::vector<std::string> snapshot_dirs_;  // one per jsonl sink that asked for snapshots
-  std::unique_ptr<video::Mp4Writer> writer_;
-  bool writer_failed_ = false;
+  std::vector<std::unique_ptr<video::VideoWriter>> writers_;  // one per mp4 output, opened lazily
+  bool writers_failed_ = false;
   bool detector_failed_ = false;
   OsdState osd_;
   int64_t frame_count_ = 0;

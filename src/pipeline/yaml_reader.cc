@@ -55,10 +55,11 @@ std::string lower(std::string_view s) {
 // The allowed word closest to a misspelled one, if it is close enough to be a likely typo.
 std::optional<std::string_view> closest_word(std::string_view key,
                                              std::span<const std::string_view> allowed) {
+  const std::string key_lower = lower(key);
   std::optional<std::string_view> best;
   size_t best_distance = 0;
   for (std::string_view candidate : allowed) {
-    const size_t d = edit_distance(lower(key), candidate);
+    const size_t d = edit_distance(key_lower, candidate);
     if (!best || d < best_distance) {
       best = candidate;
       best_distance = d;
@@ -70,6 +71,8 @@ std::optional<std::string_view> closest_word(std::string_view key,
   return std::nullopt;
 }
 
+}  // namespace
+
 std::string join(std::span<const std::string_view> words) {
   std::string out;
   for (std::string_view w : words) {
@@ -78,8 +81,6 @@ std::string join(std::span<const std::string_view> words) {
   }
   return out;
 }
-
-}  // namespace
 
 void Diagnostics::error(const YAML::Mark& mark, std::string_view path, std::string_view message) {
   std::string text = where(mark) + ": ";

@@ -63,10 +63,15 @@ struct Range {
   static Range at_least(double v) { return {v}; }
   static Range above(double v) { return {v, std::numeric_limits<double>::infinity(), true}; }
   static Range closed(double lo, double hi) { return {lo, hi}; }
+  static Range open_closed(double lo, double hi) { return {lo, hi, true, false}; }  // (lo, hi]
+  static Range closed_open(double lo, double hi) { return {lo, hi, false, true}; }  // [lo, hi)
 
   bool contains(double v) const;
   std::string describe() const;  // "> 0", ">= 1", "in [0, 1]", "in (0, 1]"
 };
+
+// "a, b, c", for lists of allowed keys and choices in messages.
+std::string join(std::span<const std::string_view> words);
 
 // What a node is, for "got ..." messages: 'abc', a list, a map, nothing.
 std::string describe(const YAML::Node& node);

@@ -103,6 +103,7 @@ int Source::interrupt_cb(void* opaque) {
 }
 
 Result<std::unique_ptr<Source>> Source::open(const SourceOptions& options) {
+  quiet_ffmpeg_logs();
   std::unique_ptr<Source> s(new Source(options));
   if (Status st = s->open_input(); !st) return st;
   return s;

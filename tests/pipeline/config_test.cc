@@ -704,7 +704,7 @@ TEST_F(ConfigTest, UnreadableVideoFile) {
     GTEST_SKIP() << "running with privileges that read any file; cannot test an unreadable one";
   }
   EXPECT_TRUE(contains(errors("streams: [{name: a, url: VIDEO, detector: {type: hog}}]\n"),
-                       "test.yaml:1:25: streams[0].url: file '" + video_ +
+                       "test.yaml:1:26: streams[0].url: file '" + video_ +
                            "' is not readable (Permission denied); check its permissions"));
 }
 

@@ -1,4 +1,4 @@
-#include "video/mp4_writer.h"
+#include "video/video_writer.h"
 
 #include <cmath>
 #include <filesystem>
@@ -18,8 +18,9 @@ namespace {
 constexpr AVRational kTimeBase{1, 1000};  // milliseconds: keeps variable frame timing exact
 }
 
-Result<std::unique_ptr<Mp4Writer>> Mp4Writer::open(const std::string& path, const Mp4Options& opt) {
-  std::unique_ptr<Mp4Writer> w(new Mp4Writer());
+Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, const WriterOptions& opt) {
+  quiet_ffmpeg_logs();
+  std::unique_ptr<VideoWriter> w(new VideoWriter());
   w->path_ = path;
   if (opt.width <= 0 || opt.height <= 0) {
     return Status::error("cannot write '" + path + "': frame size " + std::to_string(opt.width) +
@@ -29,8 +30,11 @@ Result<std::unique_ptr<Mp4Writer>> Mp4Writer::open(const std::string& path, cons
   std::error_code ec;
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
 
-  int rc = avformat_alloc_output_context2(&w->fmt_, nullptr, "mp4", path.c_str());
-  if (rc < 0 || !w->fmt_) return Status::error("cannot create MP4 '" + path + "': " + av_error(rc));
+  int rc = avformat_alloc_output_context2(&w->fmt_, nullptr, nullptr, path.c_str());
+  if (rc < 0 || !w->fmt_) {
+    return Status::error("cannot create '" + path + "': " + av_error(rc) +
+                         "; use a file name ending in .mp4, .mkv or .ts");
+  }
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   if (!codec) codec = avcodec_find_encoder(AV_CODEC_ID_H264);
   if (!codec) {
@@ -67,7 +71,7 @@ Result<std::unique_ptr<Mp4Writer>> Mp4Writer::open(const std::string& path, cons
                          "; choose a writable path");
   }
   if ((rc = avformat_write_header(w->fmt_, nullptr)) < 0) {
-    return Status::error("cannot write the MP4 header of '" + path + "': " + av_error(rc));
+    return Status::error("cannot write the header of '" + path + "': " + av_error(rc));
   }
   w->open_ = true;
   w->yuv_ = av_frame_alloc();
@@ -79,7 +83,7 @@ Result<std::unique_ptr<Mp4Writer>> Mp4Writer::open(const std::string& path, cons
   return w;
 }
 
-Mp4Writer::~Mp4Writer() {
+VideoWriter::~VideoWriter() {
   (void)close();
   sws_freeContext(sws_);
   av_frame_free(&yuv_);
@@ -91,7 +95,7 @@ Mp4Writer::~Mp4Writer() {
   }
 }
 
-Status Mp4Writer::encode(AVFrame* frame) {
+Status VideoWriter::encode(AVFrame* frame) {
   int rc = avcodec_send_frame(enc_, frame);
   if (rc < 0) return Status::error("encoding '" + path_ + "': " + av_error(rc));
   for (;;) {
@@ -105,7 +109,7 @@ Status Mp4Writer::encode(AVFrame* frame) {
   }
 }
 
-Status Mp4Writer::write(const cv::Mat& bgr, double pts) {
+Status VideoWriter::write(const cv::Mat& bgr, double pts) {
   if (!open_) return Status::error("'" + path_ + "' is closed");
   if (bgr.empty() || bgr.type() != CV_8UC3) {
     return Status::error("writing '" + path_ + "': expected an 8-bit BGR image");
@@ -130,7 +134,7 @@ Status Mp4Writer::write(const cv::Mat& bgr, double pts) {
   return {};
 }
 
-Status Mp4Writer::close() {
+Status VideoWriter::close() {
   if (!open_) return {};
   open_ = false;
   Status s = encode(nullptr);

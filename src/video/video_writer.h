@@ -1,5 +1,6 @@
-// Mp4Writer: encodes BGR frames to an H.264 MP4 file through FFmpeg (libx264). close() flushes
-// the encoder and writes the index, so the file plays; a writer destroyed without close() closes.
+// VideoWriter: encodes BGR frames to H.264 through FFmpeg (libx264), in the container the file
+// name asks for (.mp4 for annotated output; .mkv and .ts are streamable, which tests use).
+// close() flushes the encoder and writes the index, so the file plays; the destructor closes.
 #pragma once
 
 #include <memory>
@@ -17,7 +18,7 @@ struct SwsContext;
 
 namespace iris::video {
 
-struct Mp4Options {
+struct WriterOptions {
   int width = 0;
   int height = 0;
   double fps = 25;       // nominal rate written into the file
@@ -26,12 +27,12 @@ struct Mp4Options {
   int threads = 1;       // encoder threads (the Engine shares the cores out)
 };
 
-class Mp4Writer {
+class VideoWriter {
  public:
-  static Result<std::unique_ptr<Mp4Writer>> open(const std::string& path, const Mp4Options& opt);
-  ~Mp4Writer();
-  Mp4Writer(const Mp4Writer&) = delete;
-  Mp4Writer& operator=(const Mp4Writer&) = delete;
+  static Result<std::unique_ptr<VideoWriter>> open(const std::string& path, const WriterOptions& opt);
+  ~VideoWriter();
+  VideoWriter(const VideoWriter&) = delete;
+  VideoWriter& operator=(const VideoWriter&) = delete;
 
   // Frames of another size are scaled to the file's size. `pts` in seconds, increasing.
   Status write(const cv::Mat& bgr, double pts);
@@ -39,7 +40,7 @@ class Mp4Writer {
   int64_t frames_written() const { return frames_; }
 
  private:
-  Mp4Writer() = default;
+  VideoWriter() = default;
   Status encode(AVFrame* frame);
 
   std::string path_;

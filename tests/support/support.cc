@@ -1,0 +1,160 @@
+#include "support/support.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <httplib.h>
+#include <opencv2/imgproc.hpp>
+
+#include "video/video_writer.h"
+
+namespace iris::testing {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "iris-test-XXXXXX").string();
+  path_ = mkdtemp(tmpl.data()) ? tmpl : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+Status write_clip(const std::string& path, const cv::Mat& background, double fps, int frames,
+                  const std::function<void(cv::Mat&, int)>& draw) {
+  video::WriterOptions opt;
+  opt.width = background.cols;
+  opt.height = background.rows;
+  opt.fps = fps;
+  opt.crf = 18;
+  auto w = video::VideoWriter::open(path, opt);
+  if (!w.ok()) return w.status();
+  for (int i = 0; i < frames; ++i) {
+    cv::Mat canvas = background.clone();
+    draw(canvas, i);
+    if (Status s = (*w)->write(canvas, i / fps); !s) return s;
+  }
+  return (*w)->close();
+}
+
+cv::Mat textured_background(int width, int height, unsigned seed) {
+  cv::Mat bg(height, width, CV_8UC3, cv::Scalar(90, 100, 95));
+  std::mt19937 rng(seed);
+  for (int i = 0; i < width * height / 200; ++i) {
+    const cv::Point p(rng() % width, rng() % height);
+    const int v = 70 + rng() % 60;
+    cv::circle(bg, p, 1 + rng() % 3, cv::Scalar(v, v + 10, v), cv::FILLED);
+  }
+  cv::GaussianBlur(bg, bg, cv::Size(3, 3), 0);
+  return bg;
+}
+
+struct HttpFileServer::Impl {
+  httplib::Server server;
+  std::thread thread;
+};
+
+HttpFileServer::HttpFileServer(const std::string& dir) : impl_(std::make_unique<Impl>()) {
+  impl_->server.set_mount_point("/", dir);
+  port_ = impl_->server.bind_to_any_port("127.0.0.1");
+  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  while (!impl_->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+HttpFileServer::~HttpFileServer() {
+  impl_->server.stop();
+  impl_->thread.join();
+}
+
+std::string HttpFileServer::url(const std::string& file) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/" + file;
+}
+
+SilentServer::SilentServer() {
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  listen(fd_, 8);
+  thread_ = std::thread([this] {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) > 0) {
+        const int c = accept(fd_, nullptr, nullptr);
+        if (c >= 0) clients_.push_back(c);  // held open, never answered
+      }
+    }
+  });
+}
+
+SilentServer::~SilentServer() {
+  stop_ = true;
+  thread_.join();
+  for (int c : clients_) close(c);
+  close(fd_);
+}
+
+pid_t spawn_iris(const std::vector<std::string>& args, const std::string& log_path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(IRIS_BINARY));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(IRIS_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_child(pid_t pid, double timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    usleep(20000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+}  // namespace iris::testing

@@ -1,0 +1,77 @@
+// Test support: synthetic clips, real loopback servers, temp dirs and child processes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/status.h"
+
+namespace iris::testing {
+
+// A fresh directory under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Encodes `frames` frames drawn by `draw(canvas, index)` on a copy of `background` as H.264,
+// in the container the file name asks for (.mp4, .mkv, .ts).
+Status write_clip(const std::string& path, const cv::Mat& background, double fps, int frames,
+                  const std::function<void(cv::Mat&, int)>& draw);
+
+// A static gray background with fixed texture, like a real scene that does not move.
+cv::Mat textured_background(int width, int height, unsigned seed = 7);
+
+// Real HTTP file server (cpp-httplib, with Range support) on 127.0.0.1 and an ephemeral port.
+class HttpFileServer {
+ public:
+  explicit HttpFileServer(const std::string& dir);
+  ~HttpFileServer();
+  int port() const { return port_; }
+  std::string url(const std::string& file) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
+// A TCP listener on 127.0.0.1 that accepts connections and never answers: a dead camera.
+class SilentServer {
+ public:
+  SilentServer();
+  ~SilentServer();
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::vector<int> clients_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+};
+
+// Runs the iris binary with args in the background; stdout and stderr go to `log_path`.
+pid_t spawn_iris(const std::vector<std::string>& args, const std::string& log_path);
+// Waits up to `timeout_s` for the child; returns its exit code, or -1 on timeout (child killed),
+// or 128+signal if a signal ended it.
+int wait_child(pid_t pid, double timeout_s);
+
+std::string read_file(const std::string& path);
+std::vector<std::string> read_lines(const std::string& path);
+
+}  // namespace iris::testing
