@@ -10,9 +10,12 @@ packages=(
   libgtest-dev libcpp-httplib-dev
   opencv-doc
 )
-# Footage the demo and tests use (package opencv-doc).
+# Footage and pictures the demo and tests use (package opencv-doc).
 footage=(
   /usr/share/doc/opencv-doc/examples/data/vtest.avi
+  /usr/share/doc/opencv-doc/examples/data/fruits.jpg
+  /usr/share/doc/opencv-doc/examples/data/building.jpg
+  /usr/share/doc/opencv-doc/examples/data/baboon.jpg
 )
 
 sudo_cmd=()

@@ -14,6 +14,7 @@ const cv::Mat& Picture::bgr() const {
 
 const cv::Mat& Picture::gray(int w) const {
   std::lock_guard lock(mu_);
+  if (width() <= 0 || height() <= 0) return gray_;  // empty picture: an empty view
   w = std::max(1, std::min(w, width()));
   if (gray_.empty() || gray_.cols != w) {
     const int h = std::max(1, static_cast<int>(static_cast<int64_t>(height()) * w / width()));

@@ -9,6 +9,8 @@
 namespace iris::detect {
 namespace {
 
+constexpr const char* kName = "hog";
+
 class HogDetector : public Detector {
  public:
   explicit HogDetector(const HogSpec& spec) : spec_(spec) {
@@ -18,7 +20,11 @@ class HogDetector : public Detector {
   Result<std::vector<std::vector<Detection>>> detect(const std::vector<Frame>& frames) override {
     std::vector<std::vector<Detection>> out;
     out.reserve(frames.size());
-    for (const Frame& f : frames) out.push_back(detect_one(f));
+    try {
+      for (const Frame& f : frames) out.push_back(detect_one(f));
+    } catch (const cv::Exception& e) {
+      return Status::error(std::string(kName) + " detector: OpenCV failed: " + e.what());
+    }
     return out;
   }
 

@@ -7,6 +7,8 @@
 namespace iris::detect {
 namespace {
 
+constexpr const char* kName = "motion";
+
 class MotionDetector : public Detector {
  public:
   explicit MotionDetector(const MotionSpec& spec) : spec_(spec) {}
@@ -14,7 +16,11 @@ class MotionDetector : public Detector {
   Result<std::vector<std::vector<Detection>>> detect(const std::vector<Frame>& frames) override {
     std::vector<std::vector<Detection>> out;
     out.reserve(frames.size());
-    for (const Frame& f : frames) out.push_back(detect_one(f));
+    try {
+      for (const Frame& f : frames) out.push_back(detect_one(f));
+    } catch (const cv::Exception& e) {
+      return Status::error(std::string(kName) + " detector: OpenCV failed: " + e.what());
+    }
     return out;
   }
 

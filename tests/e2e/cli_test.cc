@@ -1,0 +1,93 @@
+// The iris binary as a user runs it: help, validate, run, and a drain on SIGTERM.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "e2e/scene.h"
+#include "support/support.h"
+#include "video/source.h"
+
+namespace iris {
+namespace {
+
+namespace scene = testing::scene;
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+TEST(Cli, HelpListsTheCommands) {
+  testing::TempDir dir;
+  ASSERT_EQ(testing::wait_child(testing::spawn_iris({"--help"}, dir.file("log")), 10), 0);
+  const std::string out = testing::read_file(dir.file("log"));
+  EXPECT_NE(out.find("run"), std::string::npos);
+  EXPECT_NE(out.find("validate"), std::string::npos);
+  ASSERT_EQ(testing::wait_child(testing::spawn_iris({"help", "run"}, dir.file("log")), 10), 0);
+  EXPECT_NE(testing::read_file(dir.file("log")).find("SIGTERM"), std::string::npos);
+  EXPECT_EQ(testing::wait_child(testing::spawn_iris({"frobnicate"}, dir.file("log")), 10), 2);
+  EXPECT_NE(testing::read_file(dir.file("log")).find("unknown command 'frobnicate'"),
+            std::string::npos);
+}
+
+TEST(Cli, ValidateReportsFileLineAndKey) {
+  testing::TempDir dir;
+  write_text(dir.file("bad.yaml"),
+             "streams:\n"
+             "  - name: cam\n"
+             "    url: /no/such/video.mp4\n"
+             "    detector: {type: motion}\n");
+  EXPECT_EQ(testing::wait_child(
+                testing::spawn_iris({"validate", dir.file("bad.yaml")}, dir.file("log")), 10),
+            1);
+  const std::string out = testing::read_file(dir.file("log"));
+  EXPECT_NE(out.find("bad.yaml:3:"), std::string::npos) << out;
+  EXPECT_NE(out.find("/no/such/video.mp4"), std::string::npos) << out;
+  // `run` validates first and runs nothing.
+  EXPECT_EQ(
+      testing::wait_child(testing::spawn_iris({"run", dir.file("bad.yaml")}, dir.file("log")), 10),
+      1);
+}
+
+TEST(Cli, RunPrintsASummaryWithEventsByRule) {
+  testing::TempDir dir;
+  ASSERT_TRUE(scene::write(dir.file("scene.mp4")).ok());
+  write_text(dir.file("c.yaml"), scene::config(dir.file("scene.mp4"), dir.file("out")));
+  ASSERT_EQ(testing::wait_child(testing::spawn_iris({"run", dir.file("c.yaml")}, dir.file("log")),
+                                120),
+            0);
+  const std::string out = testing::read_file(dir.file("log"));
+  EXPECT_NE(out.find("140 frames"), std::string::npos) << out;
+  EXPECT_NE(out.find("synth/door: line_cross 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("synth/yard: zone_enter 1, zone_exit 1"), std::string::npos) << out;
+}
+
+TEST(Cli, SigtermMidRunDrainsAndLeavesAPlayableMp4) {
+  testing::TempDir dir;
+  ASSERT_TRUE(scene::write(dir.file("scene.mp4")).ok());
+  // Looping in real time: the run never ends by itself.
+  std::string cfg = scene::config(dir.file("scene.mp4"), dir.file("out"));
+  cfg.replace(cfg.find("    detector:"), 0, "    loop: true\n    realtime: true\n");
+  write_text(dir.file("c.yaml"), cfg);
+  const pid_t pid = testing::spawn_iris({"run", dir.file("c.yaml")}, dir.file("log"));
+  sleep(3);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  ASSERT_EQ(testing::wait_child(pid, 30), 0) << testing::read_file(dir.file("log"));
+
+  auto src = video::Source::open({.url = dir.file("out/annotated.mp4")});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  int frames = 0;
+  for (;;) {
+    auto f = (*src)->read();
+    ASSERT_TRUE(f.ok()) << f.status().message();
+    if (!f->has_value()) break;
+    ++frames;
+  }
+  EXPECT_GT(frames, 10);  // ~3 s at 10 fps
+  EXPECT_EQ((*src)->decode_errors(), 0u);
+  EXPECT_NE(testing::read_file(dir.file("log")).find("iris run:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace iris
