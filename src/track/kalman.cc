@@ -11,8 +11,13 @@ constexpr double kMeasurementStd = 1.0 / 20;
 // White-noise acceleration density (per s^1.5): velocity may drift by about one box side per
 // second, which at 30 fps is ByteTrack's per-frame velocity noise of 1/160 of the box.
 constexpr double kAccelerationStd = 1.0;
+// Sizes change far more slowly than positions (an approaching person grows ~10% a second);
+// with position-like noise, detector jitter in box size turns into growth that explodes a
+// predicted box within a few missed frames.
+constexpr double kSizeAccelerationStd = 0.1;
 // Velocity uncertainty of a new track: anything up to a couple of box sides per second.
 constexpr double kInitialVelocityStd = 2.0;
+constexpr double kInitialSizeVelocityStd = 0.2;
 constexpr double kInitialPositionStd = 2 * kMeasurementStd;
 // Floor on any standard deviation, in pixels: keeps covariances invertible for tiny boxes.
 constexpr double kMinStdPixels = 1.0;
@@ -46,7 +51,7 @@ KalmanBoxFilter::KalmanBoxFilter(const Box& box) {
   for (int i = 0; i < 4; ++i) x_[i] = z[i];
   for (int i = 0; i < 4; ++i) {
     const double pos = std_for(side_of(x_, i), kInitialPositionStd);
-    const double vel = std_for(side_of(x_, i), kInitialVelocityStd);
+    const double vel = std_for(side_of(x_, i), i < 2 ? kInitialVelocityStd : kInitialSizeVelocityStd);
     p_(i, i) = pos * pos;
     p_(i + 4, i + 4) = vel * vel;
   }
@@ -63,7 +68,7 @@ void KalmanBoxFilter::predict(double dt) {
   // Continuous white-noise acceleration, integrated over dt, per axis.
   Mat8 q;
   for (int i = 0; i < 4; ++i) {
-    const double a = std_for(side_of(x_, i), kAccelerationStd);
+    const double a = std_for(side_of(x_, i), i < 2 ? kAccelerationStd : kSizeAccelerationStd);
     const double qa = a * a;
     q(i, i) = qa * dt * dt * dt / 3;
     q(i, i + 4) = q(i + 4, i) = qa * dt * dt / 2;
