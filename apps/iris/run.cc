@@ -51,12 +51,14 @@ void print_summary(const std::vector<pipeline::StreamStats>& stats, double secon
   int64_t events = 0;
   for (const auto& s : stats) events += s.counters.events;
   for (const auto& s : stats) {
-    std::printf("  stream %s: %s, %lld frames, %lld detector runs, %llu decode errors, %llu dropped\n",
-                s.name.c_str(), pipeline::state_name(s.state),
-                static_cast<long long>(s.counters.frames),
-                static_cast<long long>(s.counters.detector_runs),
-                static_cast<unsigned long long>(s.decode_errors),
-                static_cast<unsigned long long>(s.dropped));
+    std::printf(
+        "  stream %s: %s, %lld frames, %lld detector runs, %llu decode errors, %llu dropped, "
+        "%lld failed frames\n",
+        s.name.c_str(), pipeline::state_name(s.state), static_cast<long long>(s.counters.frames),
+        static_cast<long long>(s.counters.detector_runs),
+        static_cast<unsigned long long>(s.decode_errors),
+        static_cast<unsigned long long>(s.dropped),
+        static_cast<long long>(s.counters.frame_errors));
     if (!s.error.empty()) std::printf("    error: %s\n", s.error.c_str());
   }
   std::printf("events: %lld\n", static_cast<long long>(events));
@@ -89,8 +91,8 @@ int run_main(const Args& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--threads" && i + 1 < args.size()) {
       options.threads = std::atoi(args[++i].c_str());
-      if (options.threads < 1) {
-        std::fprintf(stderr, "iris run: --threads needs a positive number\n");
+      if (options.threads < 1 || options.threads > 256) {
+        std::fprintf(stderr, "iris run: --threads needs a number from 1 to 256\n");
         return 2;
       }
     } else if (args[i] == "--quiet") {

@@ -57,17 +57,17 @@ void Strand::run_one() {
     tasks_.pop_front();
   }
   task();
-  bool more;
   {
     std::lock_guard lock(mu_);
-    more = !tasks_.empty();
-    if (!more) running_ = false;
+    if (tasks_.empty()) {
+      running_ = false;
+      // Notified under the lock: once drain() sees the strand idle, its owner may destroy it,
+      // so nothing here may touch `this` after unlocking.
+      idle_cv_.notify_all();
+      return;
+    }
   }
-  if (more) {
-    pool_->post([this] { run_one(); });
-  } else {
-    idle_cv_.notify_all();
-  }
+  pool_->post([this] { run_one(); });
 }
 
 void Strand::drain() {

@@ -36,6 +36,8 @@ class HogDetector : public Detector {
       cv::resize(bgr, img, cv::Size(), spec_.upscale, spec_.upscale,
                  spec_.upscale > 1 ? cv::INTER_LINEAR : cv::INTER_AREA);
     }
+    // Smaller than one detection window: nobody fits (and OpenCV 4.6 would crash).
+    if (img.cols < hog_.winSize.width || img.rows < hog_.winSize.height) return {};
     std::vector<cv::Rect> rects;
     std::vector<double> weights;
     hog_.detectMultiScale(img, rects, weights, spec_.hit_threshold,

@@ -49,7 +49,10 @@ std::string num(double v, int decimals) {
   return out == "-0" ? "0" : out;
 }
 
-std::string str(const std::string& s) { return nlohmann::json(s).dump(); }
+// Invalid UTF-8 (a label typed in Latin-1, say) is replaced, never a reason to lose the event.
+std::string str(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 }  // namespace
 
 std::string to_json_line(const Event& e) {

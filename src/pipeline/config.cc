@@ -123,7 +123,7 @@ std::optional<track::SortSpec> read_tracker(Diagnostics& diag, const Item& item)
 bool read_stream_settings(Diagnostics& diag, const MapReader& map, StreamSpec* spec) {
   map.read("loop", &spec->loop);
   map.read("realtime", &spec->realtime);
-  map.read("timeout", &spec->timeout, Range::above(0));
+  map.read("timeout", &spec->timeout, Range::open_closed(0, 86400));
   map.read("detect_interval", &spec->detect_interval, Range::at_least(1));
   if (const std::optional<Item> tracker = map.get("tracker")) {
     if (auto sort = read_tracker(diag, *tracker)) spec->tracker = *sort;
@@ -148,8 +148,10 @@ std::optional<Point> read_point(Diagnostics& diag, const Item& item) {
                "expected a point [x, y], got " + got + "; write two numbers, e.g. [120, 40]");
     return std::nullopt;
   }
-  const std::optional<double> x = read_number(diag, list_item(item, 0));
-  const std::optional<double> y = read_number(diag, list_item(item, 1));
+  // Far beyond any frame, yet safe to round to int pixels when drawing.
+  const Range coordinate = Range::closed(-1e6, 1e6);
+  const std::optional<double> x = read_number(diag, list_item(item, 0), coordinate);
+  const std::optional<double> y = read_number(diag, list_item(item, 1), coordinate);
   if (!x || !y) return std::nullopt;
   return Point{*x, *y};
 }
@@ -335,10 +337,18 @@ void read_rules(Diagnostics& diag, const Item& item, StreamSpec* stream) {
 }
 
 // Every output path in the pipeline, to refuse two outputs writing one file.
+// A file the pipeline touches: an output it writes, or an input video it reads.
 struct OutputPath {
   std::string path;
   std::string where;
+  bool input = false;
 };
+
+std::string path_key(const std::string& path) {
+  std::error_code ec;
+  const std::string key = fs::absolute(path, ec).lexically_normal().string();
+  return ec ? path : key;
+}
 
 bool ends_with_mp4(std::string_view path) {
   constexpr std::string_view kExt = ".mp4";
@@ -359,14 +369,13 @@ std::optional<std::string> read_output_path(Diagnostics& diag, const MapReader& 
   }
   std::optional<std::string> path = read_string(diag, *item);
   if (!path) return std::nullopt;
-  std::error_code ec;
-  const std::string key = fs::absolute(*path, ec).lexically_normal().string();
   const auto [it, inserted] =
-      seen->emplace(ec ? *path : key, OutputPath{item->path, diag.where(item->mark)});
+      seen->emplace(path_key(*path), OutputPath{item->path, diag.where(item->mark)});
   if (!inserted) {
     diag.error(item->mark, item->path,
-               "'" + *path + "' is also written by " + it->second.path + " (" + it->second.where +
-                   "); give each output its own file");
+               "'" + *path + "' is also " + (it->second.input ? "the input video of " : "written by ") +
+                   it->second.path + " (" + it->second.where +
+                   "); give each output its own file, apart from the input videos");
     return std::nullopt;
   }
   return path;
@@ -436,6 +445,12 @@ void check_video_file(Diagnostics& diag, const Item& item, const std::string& pa
                "'" + path + "' is a directory" + where + "; " + std::string(kUrlHint));
     return;
   }
+  // A FIFO or device would block the check (and the run) until something writes to it.
+  if (!fs::is_regular_file(status)) {
+    diag.error(item.mark, item.path,
+               "'" + path + "' is not a regular file" + where + "; " + std::string(kUrlHint));
+    return;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     diag.error(item.mark, item.path,
@@ -470,7 +485,16 @@ StreamSpec read_stream(Diagnostics& diag, const MapReader& map, const StreamDefa
   if (!map.get("url")) {
     map.missing("url", kUrlHint);
   } else if (map.read("url", &stream.url) && !is_url(stream.url)) {
-    check_video_file(diag, *map.get("url"), stream.url);
+    const Item url = *map.get("url");
+    check_video_file(diag, url, stream.url);
+    // Several streams may read one file, but no output may overwrite an input.
+    const auto [it, inserted] =
+        outputs->emplace(path_key(stream.url), OutputPath{url.path, diag.where(url.mark), true});
+    if (!inserted && !it->second.input) {
+      diag.error(url.mark, url.path,
+                 "'" + stream.url + "' is written by " + it->second.path + " (" +
+                     it->second.where + "); an output must not overwrite an input video");
+    }
   }
   const bool has_detector = read_stream_settings(diag, map, &stream);
   if (!has_detector && !defaults.has_detector) {

@@ -72,7 +72,8 @@ Result<std::unique_ptr<Engine>> Engine::create(const PipelineSpec& spec,
     auto s = std::make_unique<Stream>(e->pool_.get(), options.queue_frames,
                                       live ? FullPolicy::kDropOldest : FullPolicy::kBlock);
     s->name = ss.name;
-    auto worker = StreamWorker::create(ss, (*source)->info().fps);
+    const video::StreamInfo& info = (*source)->info();
+    auto worker = StreamWorker::create(ss, info.width, info.height, info.fps);
     if (!worker.ok()) return worker.status();
     s->source = std::move(source).value();
     s->worker = std::move(worker).value();
@@ -123,7 +124,12 @@ void Engine::decode_loop(Stream* s) {
   // Runs after every step already posted: processes what is still queued, then finalizes.
   s->strand.post([this, s, error] {
     while (auto f = s->queue.try_pop()) s->worker->process(*f);
-    Status fin = s->worker->finish();
+    Status fin;
+    try {
+      fin = s->worker->finish();
+    } catch (const std::exception& e) {
+      fin = Status::error(std::string("finishing outputs failed: ") + e.what());
+    }
     if (!fin.ok()) log::error("stream '" + s->name + "': " + fin.message());
     std::lock_guard lock(s->mu);
     s->error = !error.empty() ? error : (fin.ok() ? "" : fin.message());

@@ -1,5 +1,6 @@
 #include "pipeline/osd.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -13,7 +14,11 @@ const cv::Scalar kTrackColor(80, 220, 80);
 const cv::Scalar kRuleColor(255, 180, 0);
 const cv::Scalar kAlarmColor(40, 40, 255);
 
-cv::Point pt(const Point& p) { return {static_cast<int>(p.x + 0.5), static_cast<int>(p.y + 0.5)}; }
+// Clamped: a predicted box can run far off screen, and int conversion beyond range is undefined.
+cv::Point pt(const Point& p) {
+  auto px = [](double v) { return static_cast<int>(std::lround(std::clamp(v, -1e6, 1e6))); };
+  return {px(p.x), px(p.y)};
+}
 
 void label(cv::Mat& img, const std::string& text, cv::Point org, const cv::Scalar& bg) {
   int base = 0;

@@ -6,8 +6,9 @@
 
 namespace iris::pipeline {
 
-Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spec, double fps) {
-  std::unique_ptr<StreamWorker> w(new StreamWorker(spec, fps));
+Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spec, int width,
+                                                           int height, double fps) {
+  std::unique_ptr<StreamWorker> w(new StreamWorker(spec));
   w->detector_ = detect::make_detector(spec.detector);
   w->tracker_ = track::make_sort(spec.tracker);
   for (const auto& r : spec.rules) w->rules_.push_back(rules::make_rule(r));
@@ -20,10 +21,31 @@ Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spe
           (std::filesystem::path(out.path).parent_path() / "snapshots").string());
     }
   }
+  video::WriterOptions opt;
+  opt.width = width;
+  opt.height = height;
+  opt.fps = fps > 0 ? fps : 25;
+  for (const auto& out : spec.mp4) {
+    auto writer = video::VideoWriter::open(out.path, opt);
+    if (!writer.ok()) return writer.status().with_context("stream '" + spec.name + "'");
+    w->writers_.push_back(std::move(writer).value());
+  }
   return w;
 }
 
 void StreamWorker::process(const Frame& frame) {
+  try {
+    process_frame(frame);
+  } catch (const std::exception& e) {
+    // A bug or a library failure on one frame must not take every camera down with it.
+    log::error("stream '" + spec_.name + "': frame " + std::to_string(frame.index) +
+               " failed and was skipped: " + e.what());
+    std::lock_guard lock(counters_mu_);
+    ++counters_.frame_errors;
+  }
+}
+
+void StreamWorker::process_frame(const Frame& frame) {
   const bool run_detector = frame_count_++ % spec_.detect_interval == 0;
   track::TrackUpdate tracks;
   if (run_detector) {
@@ -48,7 +70,7 @@ void StreamWorker::process(const Frame& frame) {
   for (auto& e : events) deliver(e, frame);
   for (const auto& gone : tracks.removed) osd_.track_last_event.erase(gone.id);
 
-  if (!spec_.mp4.empty() && !writers_failed_) write_video(frame, tracks);
+  if (!writers_.empty() && output_error_.empty()) write_video(frame, tracks);
 
   std::lock_guard lock(counters_mu_);
   ++counters_.frames;
@@ -82,33 +104,19 @@ void StreamWorker::deliver(events::Event& e, const Frame& frame) {
 }
 
 void StreamWorker::write_video(const Frame& frame, const track::TrackUpdate& tracks) {
-  if (writers_.empty()) {
-    video::WriterOptions opt;
-    opt.width = frame.width();
-    opt.height = frame.height();
-    opt.fps = fps_ > 0 ? fps_ : 25;
-    for (const auto& out : spec_.mp4) {
-      auto w = video::VideoWriter::open(out.path, opt);
-      if (!w.ok()) {
-        log::error("stream '" + spec_.name + "': " + w.status().message());
-        writers_failed_ = true;
-        return;
-      }
-      writers_.push_back(std::move(w).value());
-    }
-  }
   cv::Mat canvas = frame.bgr().clone();
   draw_osd(canvas, spec_.name, frame.pts, frame.index, tracks, rules_, osd_);
   for (auto& w : writers_) {
     if (Status s = w->write(canvas, frame.pts); !s) {
       log::error("stream '" + spec_.name + "': " + s.message());
-      writers_failed_ = true;
+      output_error_ = s.message();
+      return;
     }
   }
 }
 
 Status StreamWorker::finish() {
-  Status result;
+  Status result = output_error_.empty() ? Status() : Status::error(output_error_);
   for (auto& w : writers_) {
     if (Status s = w->close(); !s && result.ok()) result = s;
   }

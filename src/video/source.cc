@@ -94,7 +94,8 @@ Source::~Source() {
 }
 
 void Source::arm(double seconds) {
-  deadline_ns_ = now_ns() + static_cast<int64_t>(seconds * 1e9);
+  constexpr double kMaxSeconds = 1e6;  // keeps the nanosecond deadline far from overflow
+  deadline_ns_ = now_ns() + static_cast<int64_t>(std::min(seconds, kMaxSeconds) * 1e9);
 }
 
 int Source::interrupt_cb(void* opaque) {
@@ -204,13 +205,14 @@ void Source::pace(double pts) {
   }
 }
 
-// Takes one decoded frame if the decoder has one: true when *out was set.
-Result<bool> Source::receive(std::optional<Frame>* out) {
+// Takes one decoded frame if the decoder has one.
+Source::Decoded Source::receive(std::optional<Frame>* out) {
   const int rc = avcodec_receive_frame(dec_, frame_);
-  if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return false;
+  if (rc == AVERROR(EAGAIN)) return Decoded::kNeedInput;
+  if (rc == AVERROR_EOF) return Decoded::kFlushed;
   if (rc < 0) {
     ++decode_errors_;
-    return false;
+    return Decoded::kCorrupt;
   }
   const AVStream* st = fmt_->streams[stream_index_];
   const int64_t ts = frame_->best_effort_timestamp;
@@ -231,24 +233,29 @@ Result<bool> Source::receive(std::optional<Frame>* out) {
   av_frame_unref(frame_);
   pace(t);
   *out = std::move(f);
-  return true;
+  return Decoded::kFrame;
 }
 
 Result<std::optional<Frame>> Source::read() {
   std::optional<Frame> out;
   for (;;) {
     if (stopping()) return std::optional<Frame>();
-    Result<bool> got = receive(&out);
-    if (got.ok() && *got) {
+    const Decoded d = receive(&out);
+    if (d == Decoded::kFrame) {
       consecutive_errors_ = 0;
       return out;
     }
-    if (draining_) {
+    if (d == Decoded::kCorrupt && ++consecutive_errors_ <= kMaxConsecutiveErrors) continue;
+    if (draining_) {  // the decoder gave back everything it buffered
       if (options_.loop && index_ > 0) {
         if (Status s = restart(); !s) return s;
         continue;
       }
       return std::optional<Frame>();
+    }
+    if (d == Decoded::kCorrupt) {
+      return Status::error("'" + options_.url +
+                           "': the decoder rejects the data; the stream is corrupt");
     }
     if (packet_pending_) {  // the decoder was full: give it the same packet again
       packet_pending_ = false;
@@ -256,29 +263,40 @@ Result<std::optional<Frame>> Source::read() {
       continue;
     }
     arm(options_.timeout);
-    int rc = av_read_frame(fmt_, pkt_);
-    if (rc == AVERROR_EOF || (rc < 0 && fmt_->pb && avio_feof(fmt_->pb))) {
-      draining_ = true;
-      avcodec_send_packet(dec_, nullptr);
+    const int rc = av_read_frame(fmt_, pkt_);
+    if (rc >= 0) {
+      if (pkt_->stream_index == stream_index_) {
+        if (Status s = send_packet(); !s) return s;
+      } else {
+        av_packet_unref(pkt_);
+      }
       continue;
     }
+    // The interrupt callback fired: a stop request, or the deadline (FFmpeg then also marks
+    // the input as at its end, so this must be told apart before the end-of-file check).
     if (rc == AVERROR_EXIT) {
       if (stopping()) return std::optional<Frame>();
       return Status::error("'" + options_.url + "': no data within " +
                            std::to_string(options_.timeout) + " s; the source stalled");
     }
-    if (rc < 0) {
-      if (++consecutive_errors_ > kMaxConsecutiveErrors) {
-        return Status::error("'" + options_.url + "': reading failed: " + av_error(rc) +
-                             "; the file is damaged or the connection broke");
-      }
+    if (rc == AVERROR(EAGAIN)) {  // a live demuxer with nothing yet
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
       continue;
     }
-    if (pkt_->stream_index != stream_index_) {
-      av_packet_unref(pkt_);
+    AVIOContext* pb = fmt_->pb;
+    if (pb && pb->error < 0 && rc != AVERROR_EOF) {
+      return Status::error("'" + options_.url + "': reading failed: " + av_error(pb->error) +
+                           "; the connection broke or the file became unreadable");
+    }
+    if (rc == AVERROR_EOF || (pb && avio_feof(pb))) {
+      draining_ = true;
+      avcodec_send_packet(dec_, nullptr);
       continue;
     }
-    if (Status s = send_packet(); !s) return s;
+    if (++consecutive_errors_ > kMaxConsecutiveErrors) {
+      return Status::error("'" + options_.url + "': reading failed: " + av_error(rc) +
+                           "; the file is damaged or the connection broke");
+    }
   }
 }
 

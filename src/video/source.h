@@ -61,7 +61,8 @@ class Source {
   void arm(double seconds);
   static int interrupt_cb(void* opaque);
   bool stopping() const { return options_.stop && options_.stop->load(); }
-  Result<bool> receive(std::optional<Frame>* out);
+  enum class Decoded { kFrame, kNeedInput, kFlushed, kCorrupt };
+  Decoded receive(std::optional<Frame>* out);
   Status restart();
   Status send_packet();
   void pace(double pts);

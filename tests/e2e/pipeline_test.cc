@@ -171,3 +171,23 @@ TEST(EndToEnd, TruncatedMp4WithoutIndexIsAClearErrorBeforeRunning) {
 
 }  // namespace
 }  // namespace iris
+
+namespace iris {
+namespace {
+
+TEST(EndToEnd, UnwritableVideoOutputFailsBeforeRunning) {
+  testing::TempDir dir;
+  ASSERT_TRUE(testing::scene::write(dir.file("scene.mp4")).ok());
+  std::string cfg = testing::scene::config(dir.file("scene.mp4"), dir.file("out"));
+  const std::string mp4 = dir.file("out") + "/annotated.mp4";
+  cfg.replace(cfg.find(mp4), mp4.size(), "/proc/iris-no/annotated.mp4");
+  auto spec = pipeline::parse_config(cfg, "e.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  auto engine = pipeline::Engine::create(*spec);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("/proc/iris-no/annotated.mp4"), std::string::npos)
+      << engine.status().message();
+}
+
+}  // namespace
+}  // namespace iris

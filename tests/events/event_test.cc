@@ -47,6 +47,13 @@ TEST(Event, JsonLineFollowsTheSchema) {
   EXPECT_FALSE(j.contains("snapshot"));
 }
 
+TEST(Event, InvalidUtf8IsReplacedNotFatal) {
+  Event e = sample();
+  e.label = "p\xe9rson";  // Latin-1, not UTF-8
+  const auto j = nlohmann::json::parse(to_json_line(e));
+  EXPECT_EQ(j["class"], "p\xef\xbf\xbdrson");  // U+FFFD in place of the bad byte
+}
+
 TEST(Event, IdsAreUniqueAndSortByTime) {
   std::set<std::string> ids;
   for (int i = 0; i < 10000; ++i) ids.insert(new_event_id(1700000000.0));

@@ -625,7 +625,7 @@ TEST_F(ConfigTest, ValuesOutOfRange) {
     std::string expected;
   };
   const Case cases[] = {
-      {"timeout: 0", "streams[0].timeout: 0 is out of range; it must be > 0"},
+      {"timeout: 0", "streams[0].timeout: 0 is out of range; it must be in (0, 86400]"},
       {"detect_interval: 0", "streams[0].detect_interval: 0 is out of range; it must be >= 1"},
       {"detector: {type: hog, upscale: 0}", "detector.upscale: 0 is out of range; it must be > 0"},
       {"detector: {type: hog, scale_step: 1}", "scale_step: 1 is out of range; it must be > 1"},
@@ -881,6 +881,58 @@ TEST_F(ConfigTest, LoadConfigUnreadableFileNamesThePath) {
   ASSERT_FALSE(dir.ok());
   EXPECT_TRUE(contains(dir.status().message(),
                        "cannot read config file '" + dir_.string() + "': it is a directory"));
+}
+
+}  // namespace
+}  // namespace iris::pipeline
+
+namespace iris::pipeline {
+namespace {
+
+class ConfigFilesTest : public ConfigTest {};
+
+TEST_F(ConfigFilesTest, NoOutputMayOverwriteAnInputVideo) {
+  // Both orders: the output before the stream that reads it, and after.
+  const std::string message = errors(R"(defaults: {detector: {type: hog}}
+streams:
+  - name: a
+    url: VIDEO
+    outputs:
+      - {type: jsonl, path: VIDEO}
+  - name: b
+    url: VIDEO
+)");
+  EXPECT_TRUE(contains(message, "streams[0].outputs[0].path: '" + video_ +
+                                    "' is also the input video of streams[0].url"));
+  const std::string later = errors("defaults: {detector: {type: hog}}\nstreams:\n"
+                                   "  - {name: a, url: VIDEO, outputs: [{type: mp4, path: " +
+                                   dir_.string() + "/b.mp4}]}\n"
+                                   "  - {name: b, url: " + dir_.string() + "/b.mp4}\n");
+  EXPECT_TRUE(contains(later, "an output must not overwrite an input video"));
+  // Several streams reading one file is fine.
+  EXPECT_TRUE(parse("defaults: {detector: {type: hog}}\nstreams:\n"
+                    "  - {name: a, url: VIDEO}\n  - {name: b, url: VIDEO}\n")
+                  .ok());
+}
+
+TEST_F(ConfigFilesTest, AFifoIsRefusedWithoutBlocking) {
+  const std::string fifo = (dir_ / "cam.fifo").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  EXPECT_TRUE(contains(errors("streams: [{name: a, url: " + fifo + ", detector: {type: hog}}]\n"),
+                       "is not a regular file"));
+}
+
+TEST_F(ConfigFilesTest, TimeoutAndCoordinatesHaveSaneLimits) {
+  const std::string message = errors(R"(streams:
+  - name: a
+    url: VIDEO
+    timeout: 1e10
+    detector: {type: hog}
+    rules:
+      - {name: z, type: zone, polygon: [[0, 0], [3e9, 0], [0, 3e9]]}
+)");
+  EXPECT_TRUE(contains(message, "test.yaml:4:14: streams[0].timeout: 1e10 is out of range; it must be in (0, 86400]"));
+  EXPECT_TRUE(contains(message, "streams[0].rules[0].polygon[1][0]"));
 }
 
 }  // namespace

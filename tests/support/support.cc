@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -81,6 +82,35 @@ HttpFileServer::~HttpFileServer() {
 
 std::string HttpFileServer::url(const std::string& file) const {
   return "http://127.0.0.1:" + std::to_string(port_) + "/" + file;
+}
+
+struct StallingHttpServer::Impl {
+  httplib::Server server;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+};
+
+StallingHttpServer::StallingHttpServer(std::string data, size_t sent)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->server.Get("/clip", [this, data = std::move(data), sent](const httplib::Request&,
+                                                                    httplib::Response& res) {
+    res.set_content_provider(
+        data.size(), "application/octet-stream",
+        [this, &data, sent](size_t offset, size_t length, httplib::DataSink& sink) {
+          if (offset < sent) return sink.write(data.data() + offset, std::min(length, sent - offset));
+          while (!impl_->stop) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          return false;
+        });
+  });
+  port_ = impl_->server.bind_to_any_port("127.0.0.1");
+  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  while (!impl_->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+StallingHttpServer::~StallingHttpServer() {
+  impl_->stop = true;
+  impl_->server.stop();
+  impl_->thread.join();
 }
 
 SilentServer::SilentServer() {

@@ -50,6 +50,20 @@ class HttpFileServer {
   int port_ = 0;
 };
 
+// Real HTTP server on 127.0.0.1 that announces all of `data` at /clip but sends only its first
+// `sent` bytes, then stalls until destroyed: a camera whose stream hangs mid-way.
+class StallingHttpServer {
+ public:
+  StallingHttpServer(std::string data, size_t sent);
+  ~StallingHttpServer();
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/clip"; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
 // A TCP listener on 127.0.0.1 that accepts connections and never answers: a dead camera.
 class SilentServer {
  public:

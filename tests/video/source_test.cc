@@ -139,6 +139,34 @@ TEST(Source, StopAbortsABlockedOpen) {
   EXPECT_LT(seconds_since(t0), 5.0);
 }
 
+TEST(Source, StreamThatStallsMidwayIsAnErrorNotAnEnd) {
+  testing::TempDir dir;
+  ASSERT_TRUE(testing::write_clip(dir.file("a.mkv"), testing::textured_background(160, 120), 10,
+                                  200, [](cv::Mat& img, int i) {
+                                    cv::circle(img, {i % 160, 60}, 8, cv::Scalar(255, 255, 255),
+                                               cv::FILLED);
+                                  })
+                  .ok());
+  const std::string data = testing::read_file(dir.file("a.mkv"));
+  testing::StallingHttpServer server(data, data.size() / 2);
+  auto src = Source::open({.url = server.url(), .timeout = 1.0});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  int frames = 0;
+  Status error;
+  for (;;) {
+    auto f = (*src)->read();
+    if (!f.ok()) {
+      error = f.status();
+      break;
+    }
+    ASSERT_TRUE(f->has_value()) << "the stalled stream was taken for a clean end";
+    ++frames;
+  }
+  EXPECT_GT(frames, 20);
+  EXPECT_LT(frames, 200);
+  EXPECT_NE(error.message().find("stalled"), std::string::npos) << error.message();
+}
+
 TEST(Source, RefusedConnectionIsAClearError) {
   int port;
   { testing::SilentServer s; port = s.port(); }  // closed again: nothing listens there now
