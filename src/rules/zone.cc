@@ -52,9 +52,10 @@ void ZoneRule::observe(const track::Track& track, const FrameContext& ctx,
     v.outside = true;
     v.out_time = ctx.media_time;
     v.out_frame = ctx.frame;
+    v.out_box = track.box;
   }
   if (ctx.media_time - v.out_time < spec_.exit_grace - kTimeEpsilon) return;
-  if (v.entered) emit_exit(track, v, ctx, v.out_time, v.out_frame, "left", out);
+  if (v.entered) emit_exit(track, v, ctx, v.out_time, v.out_frame, v.out_box, "left", out);
   visits_.erase(it);
 }
 
@@ -64,18 +65,19 @@ void ZoneRule::finish_removed(const track::Track& track, const Visit& visit,
   // A detection matched outside the zone means the object was seen leaving before the track was
   // lost: that is a real exit, at the moment it went out.
   if (visit.outside && track.last_matched >= visit.out_time) {
-    emit_exit(track, visit, ctx, visit.out_time, visit.out_frame, "left", out);
+    emit_exit(track, visit, ctx, visit.out_time, visit.out_frame, visit.out_box, "left", out);
   } else {
-    emit_exit(track, visit, ctx, track.last_matched, visit.matched_frame, "lost", out);
+    emit_exit(track, visit, ctx, track.last_matched, visit.matched_frame, track.box, "lost", out);
   }
 }
 
 void ZoneRule::emit_exit(const track::Track& track, const Visit& visit, const FrameContext& ctx,
-                         double time, int64_t frame, const char* reason,
+                         double time, int64_t frame, const Box& box, const char* reason,
                          std::vector<events::Event>* out) {
   events::Event e = make_event("zone_exit", spec_.common, track, ctx);
   e.media_time = time;
   e.frame = frame;
+  e.box = box;
   // A track lost right after it was predicted into the zone has last_matched before t_in.
   e.duration = std::max(0.0, time - visit.t_in);
   e.reason = reason;

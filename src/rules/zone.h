@@ -33,6 +33,7 @@ class ZoneRule : public Rule {
     bool outside = false;  // anchor outside now, exit grace running
     double out_time = 0;   // first outside frame of the current excursion
     int64_t out_frame = 0;
+    Box out_box;           // the object's box on that frame
     int64_t matched_frame = 0;  // last frame on which the tracker matched a detection
   };
 
@@ -40,7 +41,8 @@ class ZoneRule : public Rule {
   void finish_removed(const track::Track& track, const Visit& visit, const FrameContext& ctx,
                       std::vector<events::Event>* out);
   void emit_exit(const track::Track& track, const Visit& visit, const FrameContext& ctx,
-                 double time, int64_t frame, const char* reason, std::vector<events::Event>* out);
+                 double time, int64_t frame, const Box& box, const char* reason,
+                 std::vector<events::Event>* out);
   void record(events::Event e, std::vector<events::Event>* out);
 
   ZoneSpec spec_;
