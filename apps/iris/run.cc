@@ -33,8 +33,7 @@ void on_signal(int) {
 }
 
 double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 int64_t total_frames(const std::vector<pipeline::StreamStats>& stats) {

@@ -1,7 +1,6 @@
 #include "core/frame.h"
 
 #include <algorithm>
-
 #include <opencv2/imgproc.hpp>
 
 namespace iris {

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-
 #include <opencv2/core.hpp>
 
 namespace iris {
@@ -50,10 +49,10 @@ class MatPicture : public Picture {
 };
 
 struct Frame {
-  int stream = 0;          // index of the stream in the engine
-  int64_t index = 0;       // frame number in the stream, from 0
-  double pts = 0;          // media time, seconds (from the stream's timestamps)
-  double wall_time = 0;    // Unix seconds when the frame was decoded
+  int stream = 0;        // index of the stream in the engine
+  int64_t index = 0;     // frame number in the stream, from 0
+  double pts = 0;        // media time, seconds (from the stream's timestamps)
+  double wall_time = 0;  // Unix seconds when the frame was decoded
   std::shared_ptr<const Picture> picture;
 
   int width() const { return picture->width(); }

@@ -18,8 +18,8 @@ double iou(const Box& a, const Box& b) {
 }
 
 Box clip(const Box& b, double width, double height) {
-  return {std::clamp(b.x1, 0.0, width), std::clamp(b.y1, 0.0, height),
-          std::clamp(b.x2, 0.0, width), std::clamp(b.y2, 0.0, height)};
+  return {std::clamp(b.x1, 0.0, width), std::clamp(b.y1, 0.0, height), std::clamp(b.x2, 0.0, width),
+          std::clamp(b.y2, 0.0, height)};
 }
 
 Point anchor_point(const Box& b, Anchor anchor) {

@@ -1,12 +1,12 @@
 #include "core/log.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
-
-#include <unistd.h>
 
 namespace iris::log {
 namespace {

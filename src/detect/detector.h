@@ -16,11 +16,11 @@ namespace iris::detect {
 
 // OpenCV's built-in HOG + linear SVM people detector (Dalal-Triggs, 64x128 window).
 struct HogSpec {
-  double upscale = 1.0;        // resize the frame by this factor first (people < 128 px tall)
-  double hit_threshold = 0.0;  // SVM margin a window needs
-  double scale_step = 1.05;    // image pyramid step
-  int stride = 8;              // window stride in pixels
-  double min_confidence = 0.5; // after mapping the SVM margin to [0,1]
+  double upscale = 1.0;         // resize the frame by this factor first (people < 128 px tall)
+  double hit_threshold = 0.0;   // SVM margin a window needs
+  double scale_step = 1.05;     // image pyramid step
+  int stride = 8;               // window stride in pixels
+  double min_confidence = 0.5;  // after mapping the SVM margin to [0,1]
   std::string label = "person";
 };
 

@@ -1,6 +1,5 @@
 // HOG people detector: OpenCV's built-in Dalal-Triggs SVM (no model file needed).
 #include <cmath>
-
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 

@@ -2,18 +2,16 @@
 
 #include <chrono>
 #include <cmath>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace iris::events {
 
 std::string new_event_id(double wall_time) {
   static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                   static_cast<uint64_t>(std::chrono::steady_clock::now()
-                                                             .time_since_epoch()
-                                                             .count())};
+  thread_local std::mt19937_64 rng{
+      std::random_device{}() ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
   const uint64_t ms = static_cast<uint64_t>(std::llround(wall_time * 1000.0)) & ((1ULL << 48) - 1);
   const uint64_t r1 = rng() & ((1ULL << 40) - 1);
   const uint64_t r2 = rng() & ((1ULL << 40) - 1);

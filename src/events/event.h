@@ -13,17 +13,17 @@ namespace iris::events {
 inline constexpr const char* kSchema = "iris.event.v1";
 
 struct Event {
-  std::string id;          // unique, assigned by new_event_id()
-  std::string type;        // zone_enter, zone_exit, line_cross, ...
-  std::string rule;        // rule name from the config
-  std::string stream;      // stream name from the config
-  double media_time = 0;   // seconds since the start of the stream (pts)
-  int64_t frame = 0;       // index of the frame in the stream, from 0
-  double wall_time = 0;    // Unix time, seconds
+  std::string id;         // unique, assigned by new_event_id()
+  std::string type;       // zone_enter, zone_exit, line_cross, ...
+  std::string rule;       // rule name from the config
+  std::string stream;     // stream name from the config
+  double media_time = 0;  // seconds since the start of the stream (pts)
+  int64_t frame = 0;      // index of the frame in the stream, from 0
+  double wall_time = 0;   // Unix time, seconds
   int64_t track_id = 0;
-  std::string label;       // class of the object
+  std::string label;  // class of the object
   double confidence = 0;
-  Box box;                 // source pixels [x1, y1, x2, y2]
+  Box box;                               // source pixels [x1, y1, x2, y2]
   std::optional<std::string> direction;  // line_cross: "A->B" or "B->A"
   std::optional<double> duration;        // end events (zone_exit): seconds inside
   std::optional<int64_t> count;          // line_cross: crossings of this class and direction so far

@@ -1,10 +1,10 @@
 #include "events/sink.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 #include <filesystem>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -25,8 +25,8 @@ Result<std::unique_ptr<JsonlSink>> JsonlSink::open(const std::string& path) {
   if (Status s = make_dirs(std::filesystem::path(path).parent_path().string()); !s) return s;
   std::FILE* f = std::fopen(path.c_str(), "a");
   if (!f) {
-    return Status::error("cannot open events file '" + path + "' for writing: " +
-                         std::strerror(errno) + "; choose a writable path");
+    return Status::error("cannot open events file '" + path +
+                         "' for writing: " + std::strerror(errno) + "; choose a writable path");
   }
   return std::unique_ptr<JsonlSink>(new JsonlSink(path, f));
 }

@@ -3,9 +3,8 @@
 
 #include <cstdio>
 #include <memory>
-#include <string>
-
 #include <opencv2/core.hpp>
+#include <string>
 
 #include "core/status.h"
 #include "events/event.h"

@@ -373,8 +373,9 @@ std::optional<std::string> read_output_path(Diagnostics& diag, const MapReader& 
       seen->emplace(path_key(*path), OutputPath{item->path, diag.where(item->mark)});
   if (!inserted) {
     diag.error(item->mark, item->path,
-               "'" + *path + "' is also " + (it->second.input ? "the input video of " : "written by ") +
-                   it->second.path + " (" + it->second.where +
+               "'" + *path + "' is also " +
+                   (it->second.input ? "the input video of " : "written by ") + it->second.path +
+                   " (" + it->second.where +
                    "); give each output its own file, apart from the input videos");
     return std::nullopt;
   }
@@ -492,8 +493,8 @@ StreamSpec read_stream(Diagnostics& diag, const MapReader& map, const StreamDefa
         outputs->emplace(path_key(stream.url), OutputPath{url.path, diag.where(url.mark), true});
     if (!inserted && !it->second.input) {
       diag.error(url.mark, url.path,
-                 "'" + stream.url + "' is written by " + it->second.path + " (" +
-                     it->second.where + "); an output must not overwrite an input video");
+                 "'" + stream.url + "' is written by " + it->second.path + " (" + it->second.where +
+                     "); an output must not overwrite an input video");
     }
   }
   const bool has_detector = read_stream_settings(diag, map, &stream);

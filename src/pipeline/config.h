@@ -24,11 +24,11 @@ struct Mp4Output {
 
 struct StreamSpec {
   std::string name;
-  std::string url;         // file path, http(s)://, rtsp://
-  bool loop = false;       // files: start again at the end
-  bool realtime = false;   // files: pace at the stream's frame rate (live sources always are)
-  double timeout = 10.0;   // seconds a network open or read may block
-  int detect_interval = 1; // run the detector on every Nth frame, the tracker predicts between
+  std::string url;          // file path, http(s)://, rtsp://
+  bool loop = false;        // files: start again at the end
+  bool realtime = false;    // files: pace at the stream's frame rate (live sources always are)
+  double timeout = 10.0;    // seconds a network open or read may block
+  int detect_interval = 1;  // run the detector on every Nth frame, the tracker predicts between
   detect::DetectorSpec detector;
   track::SortSpec tracker;
   std::vector<rules::RuleSpec> rules;

@@ -2,10 +2,9 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <opencv2/core.hpp>
 #include <optional>
 #include <thread>
-
-#include <opencv2/core.hpp>
 
 #include "core/bounded_queue.h"
 #include "core/log.h"

@@ -29,9 +29,9 @@ const char* state_name(StreamState s);
 struct StreamStats {
   std::string name;
   StreamState state = StreamState::kStarting;
-  std::string error;        // why it failed, if it did
+  std::string error;  // why it failed, if it did
   uint64_t decode_errors = 0;
-  uint64_t dropped = 0;     // frames a live stream dropped because processing fell behind
+  uint64_t dropped = 0;  // frames a live stream dropped because processing fell behind
   StreamCounters counters;
 };
 

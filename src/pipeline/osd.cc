@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-
 #include <opencv2/imgproc.hpp>
 
 namespace iris::pipeline {
@@ -34,8 +33,8 @@ void label(cv::Mat& img, const std::string& text, cv::Point org, const cv::Scala
 }  // namespace
 
 void draw_osd(cv::Mat& img, const std::string& stream, double t, int64_t frame,
-              const track::TrackUpdate& tracks, const std::vector<std::unique_ptr<rules::Rule>>& rules,
-              const OsdState& state) {
+              const track::TrackUpdate& tracks,
+              const std::vector<std::unique_ptr<rules::Rule>>& rules, const OsdState& state) {
   for (const auto& rule : rules) {
     const rules::Overlay o = rule->overlay();
     if (o.points.size() < 2) continue;

@@ -4,9 +4,8 @@
 
 #include <map>
 #include <memory>
-#include <vector>
-
 #include <opencv2/core.hpp>
+#include <vector>
 
 #include "rules/rule.h"
 #include "track/tracker.h"
@@ -18,7 +17,7 @@ struct OsdState {
 };
 
 void draw_osd(cv::Mat& bgr, const std::string& stream, double media_time, int64_t frame,
-              const track::TrackUpdate& tracks, const std::vector<std::unique_ptr<rules::Rule>>& rules,
-              const OsdState& state);
+              const track::TrackUpdate& tracks,
+              const std::vector<std::unique_ptr<rules::Rule>>& rules, const OsdState& state);
 
 }  // namespace iris::pipeline

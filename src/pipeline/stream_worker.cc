@@ -63,8 +63,8 @@ void StreamWorker::process_frame(const Frame& frame) {
     tracks = tracker_->predict(frame.pts);
   }
 
-  rules::FrameContext ctx{spec_.name, frame.index, frame.pts, frame.wall_time, frame.width(),
-                          frame.height()};
+  rules::FrameContext ctx{spec_.name,      frame.index,   frame.pts,
+                          frame.wall_time, frame.width(), frame.height()};
   std::vector<events::Event> events;
   for (auto& rule : rules_) rule->evaluate(tracks, ctx, &events);
   for (auto& e : events) deliver(e, frame);

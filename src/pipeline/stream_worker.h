@@ -28,7 +28,7 @@ struct StreamCounters {
   int64_t events = 0;
   int64_t event_errors = 0;  // deliveries that failed (logged)
   int64_t frame_errors = 0;  // frames whose processing failed (logged), skipped
-  std::map<std::string, std::map<std::string, int64_t>> by_rule;  // rule -> event type -> n
+  std::map<std::string, std::map<std::string, int64_t>> by_rule;        // rule -> event type -> n
   std::map<std::string, std::map<std::string, int64_t>> rule_counters;  // rule -> counters()
 };
 
@@ -36,8 +36,8 @@ class StreamWorker {
  public:
   // Opens the event sinks and video writers (frames of another size are scaled to this one),
   // so that an unwritable path fails before the stream runs.
-  static Result<std::unique_ptr<StreamWorker>> create(const StreamSpec& spec, int width,
-                                                      int height, double fps);
+  static Result<std::unique_ptr<StreamWorker>> create(const StreamSpec& spec, int width, int height,
+                                                      double fps);
 
   // Never throws: a frame that fails is logged and counted, and the stream goes on.
   void process(const Frame& frame);

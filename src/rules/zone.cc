@@ -34,7 +34,10 @@ void ZoneRule::observe(const track::Track& track, const FrameContext& ctx,
   auto it = visits_.find(track.id);
   if (it == visits_.end()) {
     if (!inside) return;
-    it = visits_.emplace(track.id, Visit{.t_in = ctx.media_time, .matched_frame = ctx.frame}).first;
+    Visit visit;
+    visit.t_in = ctx.media_time;
+    visit.matched_frame = ctx.frame;
+    it = visits_.emplace(track.id, visit).first;
   }
   Visit& v = it->second;
   if (track.matched) v.matched_frame = ctx.frame;

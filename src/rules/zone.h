@@ -33,7 +33,7 @@ class ZoneRule : public Rule {
     bool outside = false;  // anchor outside now, exit grace running
     double out_time = 0;   // first outside frame of the current excursion
     int64_t out_frame = 0;
-    Box out_box;           // the object's box on that frame
+    Box out_box;                // the object's box on that frame
     int64_t matched_frame = 0;  // last frame on which the tracker matched a detection
   };
 

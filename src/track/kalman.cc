@@ -51,7 +51,8 @@ KalmanBoxFilter::KalmanBoxFilter(const Box& box) {
   for (int i = 0; i < 4; ++i) x_[i] = z[i];
   for (int i = 0; i < 4; ++i) {
     const double pos = std_for(side_of(x_, i), kInitialPositionStd);
-    const double vel = std_for(side_of(x_, i), i < 2 ? kInitialVelocityStd : kInitialSizeVelocityStd);
+    const double vel =
+        std_for(side_of(x_, i), i < 2 ? kInitialVelocityStd : kInitialSizeVelocityStd);
     p_(i, i) = pos * pos;
     p_(i + 4, i + 4) = vel * vel;
   }

@@ -20,7 +20,6 @@ namespace {
 
 constexpr int kMaxConsecutiveErrors = 200;  // corrupt packets tolerated in a row
 
-
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -28,8 +27,7 @@ int64_t now_ns() {
 }
 
 double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 bool luma_first(AVPixelFormat f) {
@@ -170,17 +168,18 @@ Status Source::open_input() {
                               url.rfind("udp://", 0) == 0 || url.rfind("srt://", 0) == 0;
   info_.live = network_stream || (is_url(url) && fmt_->duration == AV_NOPTS_VALUE);
   if (info_.width <= 0 || info_.height <= 0) {
-    return Status::error("'" + url + "': the video stream has no frame size; the file may be corrupt");
+    return Status::error("'" + url +
+                         "': the video stream has no frame size; the file may be corrupt");
   }
   return {};
 }
 
 Status Source::restart() {
   arm(options_.timeout);
-  const int rc = av_seek_frame(fmt_, stream_index_, fmt_->streams[stream_index_]->start_time ==
-                                                         AV_NOPTS_VALUE
-                                                     ? 0
-                                                     : fmt_->streams[stream_index_]->start_time,
+  const int rc = av_seek_frame(fmt_, stream_index_,
+                               fmt_->streams[stream_index_]->start_time == AV_NOPTS_VALUE
+                                   ? 0
+                                   : fmt_->streams[stream_index_]->start_time,
                                AVSEEK_FLAG_BACKWARD);
   if (rc < 0) return Status::error("cannot loop '" + options_.url + "': " + av_error(rc));
   avcodec_flush_buffers(dec_);
@@ -310,8 +309,8 @@ Status Source::send_packet() {
   if (rc < 0) {
     ++decode_errors_;
     if (++consecutive_errors_ > kMaxConsecutiveErrors) {
-      return Status::error("'" + options_.url + "': the decoder rejects the data (" +
-                           av_error(rc) + "); the stream is corrupt");
+      return Status::error("'" + options_.url + "': the decoder rejects the data (" + av_error(rc) +
+                           "); the stream is corrupt");
     }
   }
   return {};

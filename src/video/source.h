@@ -23,19 +23,19 @@ namespace iris::video {
 
 struct SourceOptions {
   std::string url;
-  bool loop = false;        // files: start again at the end (timestamps keep increasing)
-  bool realtime = false;    // files: deliver frames at the stream's rate
-  double timeout = 10.0;    // seconds any open or read may block
-  int decode_threads = 1;   // decoder threads (the Engine shares the cores out)
+  bool loop = false;       // files: start again at the end (timestamps keep increasing)
+  bool realtime = false;   // files: deliver frames at the stream's rate
+  double timeout = 10.0;   // seconds any open or read may block
+  int decode_threads = 1;  // decoder threads (the Engine shares the cores out)
   const std::atomic<bool>* stop = nullptr;  // when set, blocking calls return at once
 };
 
 struct StreamInfo {
   int width = 0;
   int height = 0;
-  double fps = 0;          // nominal frame rate, 0 if unknown
+  double fps = 0;  // nominal frame rate, 0 if unknown
   std::string codec;
-  bool live = false;       // a camera (rtsp, or http without a known duration), not a file
+  bool live = false;  // a camera (rtsp, or http without a known duration), not a file
 };
 
 class Source {
@@ -76,10 +76,10 @@ class Source {
   int stream_index_ = -1;
   std::atomic<int64_t> deadline_ns_{0};
   bool packet_pending_ = false;  // pkt_ still to be sent (the decoder was full)
-  bool draining_ = false;   // end of input reached, decoder being flushed
+  bool draining_ = false;        // end of input reached, decoder being flushed
   int64_t index_ = 0;
-  double pts_offset_ = 0;   // added after each loop so timestamps keep increasing
-  double first_pts_ = -1;   // of the current pass, to start media time at 0
+  double pts_offset_ = 0;  // added after each loop so timestamps keep increasing
+  double first_pts_ = -1;  // of the current pass, to start media time at 0
   double last_pts_ = -1;
   double pace_start_pts_ = -1;
   int64_t pace_start_ns_ = 0;

@@ -18,7 +18,8 @@ namespace {
 constexpr AVRational kTimeBase{1, 1000};  // milliseconds: keeps variable frame timing exact
 }
 
-Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, const WriterOptions& opt) {
+Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path,
+                                                       const WriterOptions& opt) {
   quiet_ffmpeg_logs();
   std::unique_ptr<VideoWriter> w(new VideoWriter());
   w->path_ = path;
@@ -38,8 +39,9 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   if (!codec) codec = avcodec_find_encoder(AV_CODEC_ID_H264);
   if (!codec) {
-    return Status::error("no H.264 encoder in this FFmpeg build; install Debian's libavcodec59 "
-                         "(built with libx264)");
+    return Status::error(
+        "no H.264 encoder in this FFmpeg build; install Debian's libavcodec59 "
+        "(built with libx264)");
   }
   AVStream* st = avformat_new_stream(w->fmt_, nullptr);
   w->enc_ = avcodec_alloc_context3(codec);

@@ -4,9 +4,8 @@
 #pragma once
 
 #include <memory>
-#include <string>
-
 #include <opencv2/core.hpp>
+#include <string>
 
 #include "core/status.h"
 
@@ -21,15 +20,16 @@ namespace iris::video {
 struct WriterOptions {
   int width = 0;
   int height = 0;
-  double fps = 25;       // nominal rate written into the file
-  int crf = 23;          // x264 quality (lower is better, 18-28 sensible)
+  double fps = 25;  // nominal rate written into the file
+  int crf = 23;     // x264 quality (lower is better, 18-28 sensible)
   std::string preset = "veryfast";
-  int threads = 1;       // encoder threads (the Engine shares the cores out)
+  int threads = 1;  // encoder threads (the Engine shares the cores out)
 };
 
 class VideoWriter {
  public:
-  static Result<std::unique_ptr<VideoWriter>> open(const std::string& path, const WriterOptions& opt);
+  static Result<std::unique_ptr<VideoWriter>> open(const std::string& path,
+                                                   const WriterOptions& opt);
   ~VideoWriter();
   VideoWriter(const VideoWriter&) = delete;
   VideoWriter& operator=(const VideoWriter&) = delete;

@@ -9,7 +9,7 @@ TEST(Geometry, IouOfKnownBoxes) {
   EXPECT_DOUBLE_EQ(iou({0, 0, 10, 10}, {0, 0, 10, 10}), 1.0);
   EXPECT_DOUBLE_EQ(iou({0, 0, 10, 10}, {5, 0, 15, 10}), 50.0 / 150.0);
   EXPECT_DOUBLE_EQ(iou({0, 0, 10, 10}, {10, 0, 20, 10}), 0.0);  // touching edges share no area
-  EXPECT_DOUBLE_EQ(iou({0, 0, 0, 0}, {0, 0, 0, 0}), 0.0);        // degenerate boxes
+  EXPECT_DOUBLE_EQ(iou({0, 0, 0, 0}, {0, 0, 0, 0}), 0.0);       // degenerate boxes
 }
 
 TEST(Geometry, ClipKeepsBoxesInsideTheFrame) {
@@ -49,10 +49,10 @@ TEST(Geometry, SideAndSegments) {
   EXPECT_DOUBLE_EQ(signed_distance({0, 0}, {10, 0}, {5, 3}), 3.0);
   EXPECT_TRUE(segments_intersect({0, 0}, {10, 10}, {0, 10}, {10, 0}));
   EXPECT_FALSE(segments_intersect({0, 0}, {4, 4}, {0, 10}, {10, 0}));  // ends before meeting
-  EXPECT_FALSE(segments_intersect({0, 0}, {4, 0}, {5, -1}, {5, 1}));  // stops short
-  EXPECT_TRUE(segments_intersect({0, 0}, {5, 0}, {5, -1}, {5, 1}));   // touches
-  EXPECT_FALSE(segments_intersect({0, 0}, {4, 0}, {5, 0}, {9, 0}));   // collinear, apart
-  EXPECT_TRUE(segments_intersect({0, 0}, {6, 0}, {5, 0}, {9, 0}));    // collinear, overlapping
+  EXPECT_FALSE(segments_intersect({0, 0}, {4, 0}, {5, -1}, {5, 1}));   // stops short
+  EXPECT_TRUE(segments_intersect({0, 0}, {5, 0}, {5, -1}, {5, 1}));    // touches
+  EXPECT_FALSE(segments_intersect({0, 0}, {4, 0}, {5, 0}, {9, 0}));    // collinear, apart
+  EXPECT_TRUE(segments_intersect({0, 0}, {6, 0}, {5, 0}, {9, 0}));     // collinear, overlapping
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
+#include "detect/detector.h"
+
 #include <gtest/gtest.h>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "detect/detector.h"
 #include "support/support.h"
 #include "video/source.h"
 
@@ -31,14 +32,16 @@ TEST(MotionDetector, FindsTheMovingObjectWhereItIs) {
     }
     auto r = det->detect({frame_of(img, i)});
     ASSERT_TRUE(r.ok());
-    if (i == 0) EXPECT_TRUE(r->front().empty());
+    if (i == 0) {
+      EXPECT_TRUE(r->front().empty());
+    }
     last = r->front();
   }
   // Frame 9: object at x 190..230; the region also covers where it just was (x 180..190).
   ASSERT_EQ(last.size(), 1u);
   EXPECT_EQ(last[0].label, "thing");
-  EXPECT_GT(iou(last[0].box, Box{180, 200, 230, 280}), 0.7) << last[0].box.x1 << " "
-                                                             << last[0].box.x2;
+  EXPECT_GT(iou(last[0].box, Box{180, 200, 230, 280}), 0.7)
+      << last[0].box.x1 << " " << last[0].box.x2;
 }
 
 TEST(MotionDetector, StaticSceneAndTinyChangesGiveNothing) {
@@ -86,8 +89,7 @@ TEST(HogDetector, FindsPedestriansInRealFootage) {
 TEST(HogDetector, NoPeopleInRealPicturesWithoutPeople) {
   auto det = make_detector(HogSpec{.upscale = 1.2, .min_confidence = 0.6});
   for (const char* name : {"fruits.jpg", "building.jpg", "baboon.jpg"}) {
-    const cv::Mat img =
-        cv::imread(std::string("/usr/share/doc/opencv-doc/examples/data/") + name);
+    const cv::Mat img = cv::imread(std::string("/usr/share/doc/opencv-doc/examples/data/") + name);
     ASSERT_FALSE(img.empty()) << name;
     auto r = det->detect({frame_of(img, 0)});
     ASSERT_TRUE(r.ok());

@@ -14,9 +14,7 @@ namespace {
 
 namespace scene = testing::scene;
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 TEST(Cli, HelpListsTheCommands) {
   testing::TempDir dir;
@@ -54,9 +52,9 @@ TEST(Cli, RunPrintsASummaryWithEventsByRule) {
   testing::TempDir dir;
   ASSERT_TRUE(scene::write(dir.file("scene.mp4")).ok());
   write_text(dir.file("c.yaml"), scene::config(dir.file("scene.mp4"), dir.file("out")));
-  ASSERT_EQ(testing::wait_child(testing::spawn_iris({"run", dir.file("c.yaml")}, dir.file("log")),
-                                120),
-            0);
+  ASSERT_EQ(
+      testing::wait_child(testing::spawn_iris({"run", dir.file("c.yaml")}, dir.file("log")), 120),
+      0);
   const std::string out = testing::read_file(dir.file("log"));
   EXPECT_NE(out.find("140 frames"), std::string::npos) << out;
   EXPECT_NE(out.find("synth/door: line_cross 2"), std::string::npos) << out;

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "e2e/scene.h"
@@ -66,7 +65,9 @@ void expect_scene_events(const std::vector<json>& events) {
     SCOPED_TRACE("event " + std::to_string(i) + ": " + e.dump());
     EXPECT_EQ(e["rule"], want[i].rule);
     EXPECT_EQ(e["type"], want[i].type);
-    if (!want[i].direction.empty()) EXPECT_EQ(e["direction"], want[i].direction);
+    if (!want[i].direction.empty()) {
+      EXPECT_EQ(e["direction"], want[i].direction);
+    }
     EXPECT_NEAR(e["frame"].get<int>(), want[i].frame, 1);
     EXPECT_EQ(e["schema"], "iris.event.v1");
     EXPECT_EQ(e["stream"], "synth");

@@ -4,9 +4,8 @@
 #pragma once
 
 #include <functional>
-#include <string>
-
 #include <opencv2/imgproc.hpp>
+#include <string>
 
 #include "support/support.h"
 
@@ -50,7 +49,9 @@ inline int first_frame(int from, int to, const std::function<bool(int)>& pred) {
 inline std::string config(const std::string& url, const std::string& out_dir) {
   return "streams:\n"
          "  - name: synth\n"
-         "    url: " + url + "\n"
+         "    url: " +
+         url +
+         "\n"
          "    detector: {type: motion, label: person, min_area: 0.002}\n"
          "    tracker: {type: sort, max_age: 1.0, min_hits: 3, iou_threshold: 0.2}\n"
          "    rules:\n"
@@ -60,8 +61,11 @@ inline std::string config(const std::string& url, const std::string& out_dir) {
          "        polygon: [[200, 100], [280, 100], [280, 190], [200, 190]]\n"
          "        exit_grace: 0.3\n"
          "    outputs:\n"
-         "      - {type: jsonl, path: " + out_dir + "/events.jsonl, snapshots: true}\n"
-         "      - {type: mp4, path: " + out_dir + "/annotated.mp4}\n";
+         "      - {type: jsonl, path: " +
+         out_dir +
+         "/events.jsonl, snapshots: true}\n"
+         "      - {type: mp4, path: " +
+         out_dir + "/annotated.mp4}\n";
 }
 
 }  // namespace iris::testing::scene

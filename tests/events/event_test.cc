@@ -1,10 +1,10 @@
+#include "events/event.h"
+
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
-#include "events/event.h"
 #include "events/sink.h"
 #include "support/support.h"
 

@@ -904,10 +904,13 @@ streams:
 )");
   EXPECT_TRUE(contains(message, "streams[0].outputs[0].path: '" + video_ +
                                     "' is also the input video of streams[0].url"));
-  const std::string later = errors("defaults: {detector: {type: hog}}\nstreams:\n"
-                                   "  - {name: a, url: VIDEO, outputs: [{type: mp4, path: " +
-                                   dir_.string() + "/b.mp4}]}\n"
-                                   "  - {name: b, url: " + dir_.string() + "/b.mp4}\n");
+  const std::string later = errors(
+      "defaults: {detector: {type: hog}}\nstreams:\n"
+      "  - {name: a, url: VIDEO, outputs: [{type: mp4, path: " +
+      dir_.string() +
+      "/b.mp4}]}\n"
+      "  - {name: b, url: " +
+      dir_.string() + "/b.mp4}\n");
   EXPECT_TRUE(contains(later, "an output must not overwrite an input video"));
   // Several streams reading one file is fine.
   EXPECT_TRUE(parse("defaults: {detector: {type: hog}}\nstreams:\n"
@@ -931,7 +934,9 @@ TEST_F(ConfigFilesTest, TimeoutAndCoordinatesHaveSaneLimits) {
     rules:
       - {name: z, type: zone, polygon: [[0, 0], [3e9, 0], [0, 3e9]]}
 )");
-  EXPECT_TRUE(contains(message, "test.yaml:4:14: streams[0].timeout: 1e10 is out of range; it must be in (0, 86400]"));
+  EXPECT_TRUE(contains(
+      message,
+      "test.yaml:4:14: streams[0].timeout: 1e10 is out of range; it must be in (0, 86400]"));
   EXPECT_TRUE(contains(message, "streams[0].rules[0].polygon[1][0]"));
 }
 

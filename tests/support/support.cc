@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,11 +15,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <opencv2/imgproc.hpp>
 #include <random>
 #include <sstream>
-
-#include <httplib.h>
-#include <opencv2/imgproc.hpp>
 
 #include "video/video_writer.h"
 
@@ -93,11 +92,12 @@ struct StallingHttpServer::Impl {
 StallingHttpServer::StallingHttpServer(std::string data, size_t sent)
     : impl_(std::make_unique<Impl>()) {
   impl_->server.Get("/clip", [this, data = std::move(data), sent](const httplib::Request&,
-                                                                    httplib::Response& res) {
+                                                                  httplib::Response& res) {
     res.set_content_provider(
         data.size(), "application/octet-stream",
         [this, &data, sent](size_t offset, size_t length, httplib::DataSink& sink) {
-          if (offset < sent) return sink.write(data.data() + offset, std::min(length, sent - offset));
+          if (offset < sent)
+            return sink.write(data.data() + offset, std::min(length, sent - offset));
           while (!impl_->stop) std::this_thread::sleep_for(std::chrono::milliseconds(10));
           return false;
         });

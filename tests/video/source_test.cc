@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <fstream>
-
 #include <opencv2/imgproc.hpp>
 
 #include "support/support.h"
@@ -15,11 +14,10 @@ namespace {
 
 // 30 frames at 10 fps, 160x120, a bright square moving right 4 px per frame.
 Status write_small(const std::string& path) {
-  return testing::write_clip(path, testing::textured_background(160, 120), 10, 30,
-                             [](cv::Mat& img, int i) {
-                               cv::rectangle(img, cv::Rect(4 * i, 40, 20, 20),
-                                             cv::Scalar(255, 255, 255), cv::FILLED);
-                             });
+  return testing::write_clip(
+      path, testing::textured_background(160, 120), 10, 30, [](cv::Mat& img, int i) {
+        cv::rectangle(img, cv::Rect(4 * i, 40, 20, 20), cv::Scalar(255, 255, 255), cv::FILLED);
+      });
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -141,11 +139,11 @@ TEST(Source, StopAbortsABlockedOpen) {
 
 TEST(Source, StreamThatStallsMidwayIsAnErrorNotAnEnd) {
   testing::TempDir dir;
-  ASSERT_TRUE(testing::write_clip(dir.file("a.mkv"), testing::textured_background(160, 120), 10,
-                                  200, [](cv::Mat& img, int i) {
-                                    cv::circle(img, {i % 160, 60}, 8, cv::Scalar(255, 255, 255),
-                                               cv::FILLED);
-                                  })
+  ASSERT_TRUE(testing::write_clip(
+                  dir.file("a.mkv"), testing::textured_background(160, 120), 10, 200,
+                  [](cv::Mat& img, int i) {
+                    cv::circle(img, {i % 160, 60}, 8, cv::Scalar(255, 255, 255), cv::FILLED);
+                  })
                   .ok());
   const std::string data = testing::read_file(dir.file("a.mkv"));
   testing::StallingHttpServer server(data, data.size() / 2);
@@ -169,9 +167,12 @@ TEST(Source, StreamThatStallsMidwayIsAnErrorNotAnEnd) {
 
 TEST(Source, RefusedConnectionIsAClearError) {
   int port;
-  { testing::SilentServer s; port = s.port(); }  // closed again: nothing listens there now
-  auto src = Source::open({.url = "http://127.0.0.1:" + std::to_string(port) + "/cam",
-                           .timeout = 2.0});
+  {
+    testing::SilentServer s;
+    port = s.port();
+  }  // closed again: nothing listens there now
+  auto src =
+      Source::open({.url = "http://127.0.0.1:" + std::to_string(port) + "/cam", .timeout = 2.0});
   ASSERT_FALSE(src.ok());
   EXPECT_NE(src.status().message().find("check that the camera or server is up"),
             std::string::npos);
