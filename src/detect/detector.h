@@ -42,6 +42,17 @@ class Detector {
   virtual Result<std::vector<std::vector<Detection>>> detect(const std::vector<Frame>& frames) = 0;
 };
 
+// Base of detectors that look at one frame at a time; turns OpenCV failures into a Status that
+// names the detector.
+class FrameDetector : public Detector {
+ public:
+  Result<std::vector<std::vector<Detection>>> detect(const std::vector<Frame>& frames) final;
+
+ protected:
+  virtual const char* name() const = 0;
+  virtual std::vector<Detection> detect_one(const Frame& frame) = 0;
+};
+
 std::unique_ptr<Detector> make_detector(const DetectorSpec& spec);
 
 }  // namespace iris::detect

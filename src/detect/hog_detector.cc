@@ -8,27 +8,16 @@
 namespace iris::detect {
 namespace {
 
-constexpr const char* kName = "hog";
-
-class HogDetector : public Detector {
+class HogDetector : public FrameDetector {
  public:
   explicit HogDetector(const HogSpec& spec) : spec_(spec) {
     hog_.setSVMDetector(cv::HOGDescriptor::getDefaultPeopleDetector());
   }
 
-  Result<std::vector<std::vector<Detection>>> detect(const std::vector<Frame>& frames) override {
-    std::vector<std::vector<Detection>> out;
-    out.reserve(frames.size());
-    try {
-      for (const Frame& f : frames) out.push_back(detect_one(f));
-    } catch (const cv::Exception& e) {
-      return Status::error(std::string(kName) + " detector: OpenCV failed: " + e.what());
-    }
-    return out;
-  }
-
  private:
-  std::vector<Detection> detect_one(const Frame& f) {
+  const char* name() const override { return "hog"; }
+
+  std::vector<Detection> detect_one(const Frame& f) override {
     const cv::Mat& bgr = f.bgr();
     cv::Mat img = bgr;
     if (spec_.upscale != 1.0) {

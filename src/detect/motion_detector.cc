@@ -7,25 +7,14 @@
 namespace iris::detect {
 namespace {
 
-constexpr const char* kName = "motion";
-
-class MotionDetector : public Detector {
+class MotionDetector : public FrameDetector {
  public:
   explicit MotionDetector(const MotionSpec& spec) : spec_(spec) {}
 
-  Result<std::vector<std::vector<Detection>>> detect(const std::vector<Frame>& frames) override {
-    std::vector<std::vector<Detection>> out;
-    out.reserve(frames.size());
-    try {
-      for (const Frame& f : frames) out.push_back(detect_one(f));
-    } catch (const cv::Exception& e) {
-      return Status::error(std::string(kName) + " detector: OpenCV failed: " + e.what());
-    }
-    return out;
-  }
-
  private:
-  std::vector<Detection> detect_one(const Frame& f) {
+  const char* name() const override { return "motion"; }
+
+  std::vector<Detection> detect_one(const Frame& f) override {
     const cv::Mat& gray = f.gray(spec_.thumbnail_width);
     cv::Mat blurred;
     cv::GaussianBlur(gray, blurred, cv::Size(5, 5), 0);
