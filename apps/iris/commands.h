@@ -17,8 +17,10 @@ struct Command {
 
 int run_main(const Args& args);
 int validate_main(const Args& args);
+int eval_main(const Args& args);
 
 extern const char kRunUsage[];
 extern const char kValidateUsage[];
+extern const char kEvalUsage[];
 
 }  // namespace iris::app

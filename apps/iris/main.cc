@@ -10,6 +10,7 @@ namespace {
 const Command kCommands[] = {
     {"run", "run the pipelines of a YAML config until their sources end", kRunUsage, run_main},
     {"validate", "check a YAML config without running it", kValidateUsage, validate_main},
+    {"eval", "score detections (COCO mAP) or tracks (HOTA, MOTA, IDF1)", kEvalUsage, eval_main},
 };
 
 void print_help() {

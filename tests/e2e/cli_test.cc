@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "e2e/scene.h"
 #include "support/support.h"
@@ -85,6 +86,67 @@ TEST(Cli, SigtermMidRunDrainsAndLeavesAPlayableMp4) {
   EXPECT_GT(frames, 10);  // ~3 s at 10 fps
   EXPECT_EQ((*src)->decode_errors(), 0u);
   EXPECT_NE(testing::read_file(dir.file("log")).find("iris run:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace iris
+
+namespace iris {
+namespace {
+
+// `iris eval --json` on the reference vectors (numbers from pycocotools and TrackEval).
+nlohmann::json run_eval_json(const std::vector<std::string>& args) {
+  testing::TempDir dir;
+  EXPECT_EQ(testing::wait_child(testing::spawn_iris(args, dir.file("log")), 60), 0);
+  return nlohmann::json::parse(testing::read_file(dir.file("log")));
+}
+
+const std::string kVectors = IRIS_SOURCE_DIR "/tests/eval/vectors";
+
+TEST(Cli, EvalDetMatchesPycocotoolsOnEveryCase) {
+  for (const char* c : {"case1", "case2", "case3"}) {
+    SCOPED_TRACE(c);
+    const std::string dir = kVectors + "/coco/" + c;
+    const auto got = run_eval_json(
+        {"eval", "det", "--gt", dir + "/gt.json", "--dt", dir + "/dt.json", "--json"});
+    const auto want = nlohmann::json::parse(testing::read_file(dir + "/expected.json"));
+    ASSERT_EQ(got["names"], want["names"]);
+    ASSERT_EQ(got["stats"].size(), 12u);
+    for (size_t i = 0; i < 12; ++i) {
+      EXPECT_NEAR(got["stats"][i].get<double>(), want["stats"][i].get<double>(), 1e-4) << i;
+    }
+  }
+}
+
+TEST(Cli, EvalMotMatchesTrackEvalOnEveryCase) {
+  for (const char* c : {"case1", "case2"}) {
+    SCOPED_TRACE(c);
+    const std::string dir = kVectors + "/mot/" + c;
+    const auto got = run_eval_json(
+        {"eval", "mot", "--gt", dir + "/gt.txt", "--tracker", dir + "/tracker.txt", "--json"});
+    const auto want = nlohmann::json::parse(testing::read_file(dir + "/expected.json"));
+    ASSERT_EQ(got.size(), want.size());
+    for (const auto& [key, value] : want.items()) {
+      ASSERT_TRUE(got.contains(key)) << key;
+      if (value.is_number_integer()) {
+        EXPECT_EQ(got[key], value) << key;
+      } else {
+        EXPECT_NEAR(got[key].get<double>(), value.get<double>(), 1e-3) << key;
+      }
+    }
+  }
+}
+
+TEST(Cli, EvalOnMalformedInputNamesTheFile) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("dt.json")) << "[{\"image_id\": 1,";
+  const std::string gt = kVectors + "/coco/case1/gt.json";
+  EXPECT_EQ(testing::wait_child(
+                testing::spawn_iris({"eval", "det", "--gt", gt, "--dt", dir.file("dt.json")},
+                                    dir.file("log")),
+                30),
+            1);
+  EXPECT_NE(testing::read_file(dir.file("log")).find("dt.json"), std::string::npos);
 }
 
 }  // namespace
