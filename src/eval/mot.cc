@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <string_view>
+
+#include "core/assignment.h"
 
 namespace iris::eval {
 namespace {
@@ -199,79 +200,18 @@ Sequence build_sequence(const std::vector<Row>& gt, const std::vector<Row>& trac
 
 // ---- Assignment ----
 
-// Minimum-cost rectangular assignment by shortest augmenting paths (Crouse 2016), the method
-// scipy's linear_sum_assignment uses, with the same visiting order and tie rule (on equal path
-// cost prefer a free column), so that exact ties resolve as they do in TrackEval. Returns the
-// (row, col) pairs; min(rows, cols) of them.
-std::vector<std::pair<int, int>> solve_min_cost(const Matrix& cost) {
-  const bool transpose = cost.cols < cost.rows;
-  const int nr = transpose ? cost.cols : cost.rows;
-  const int nc = transpose ? cost.rows : cost.cols;
-  const auto c = [&](int i, int j) { return transpose ? cost.at(j, i) : cost.at(i, j); };
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  std::vector<double> u(nr, 0), v(nc, 0), path_cost(nc);
-  std::vector<int> path(nc, -1), col4row(nr, -1), row4col(nc, -1), remaining(nc);
-  std::vector<char> seen_row(nr), seen_col(nc);
-  for (int cur_row = 0; cur_row < nr; ++cur_row) {
-    double min_val = 0;
-    int num_remaining = nc;
-    for (int it = 0; it < nc; ++it) remaining[it] = nc - it - 1;
-    std::fill(seen_row.begin(), seen_row.end(), 0);
-    std::fill(seen_col.begin(), seen_col.end(), 0);
-    std::fill(path_cost.begin(), path_cost.end(), kInf);
-    int sink = -1;
-    for (int i = cur_row; sink == -1;) {
-      int index = -1;
-      double lowest = kInf;
-      seen_row[i] = 1;
-      for (int it = 0; it < num_remaining; ++it) {
-        const int j = remaining[it];
-        const double r = min_val + c(i, j) - u[i] - v[j];
-        if (r < path_cost[j]) {
-          path[j] = i;
-          path_cost[j] = r;
-        }
-        if (path_cost[j] < lowest || (path_cost[j] == lowest && row4col[j] == -1)) {
-          lowest = path_cost[j];
-          index = it;
-        }
-      }
-      assert(index >= 0 && "finite costs always leave an augmenting path");
-      min_val = lowest;
-      const int j = remaining[index];
-      if (row4col[j] == -1) {
-        sink = j;
-      } else {
-        i = row4col[j];
-      }
-      seen_col[j] = 1;
-      remaining[index] = remaining[--num_remaining];
-    }
-    u[cur_row] += min_val;
-    for (int i = 0; i < nr; ++i) {
-      if (seen_row[i] && i != cur_row) u[i] += min_val - path_cost[col4row[i]];
-    }
-    for (int j = 0; j < nc; ++j) {
-      if (seen_col[j]) v[j] -= min_val - path_cost[j];
-    }
-    for (int j = sink;;) {
-      const int i = path[j];
-      row4col[j] = i;
-      std::swap(col4row[i], j);
-      if (i == cur_row) break;
-    }
+// Pairs for the maximum total score; min(rows, cols) of them.
+std::vector<std::pair<int, int>> solve_max_score(const Matrix& score) {
+  std::vector<std::vector<double>> cost(score.rows, std::vector<double>(score.cols));
+  for (int r = 0; r < score.rows; ++r) {
+    for (int c = 0; c < score.cols; ++c) cost[r][c] = -score.at(r, c);
   }
   std::vector<std::pair<int, int>> pairs;
-  for (int i = 0; i < nr; ++i) {
-    pairs.push_back(transpose ? std::pair(col4row[i], i) : std::pair(i, col4row[i]));
+  const std::vector<int> col_of_row = solve_assignment(cost);
+  for (int r = 0; r < score.rows; ++r) {
+    if (col_of_row[r] >= 0) pairs.emplace_back(r, col_of_row[r]);
   }
   return pairs;
-}
-
-std::vector<std::pair<int, int>> solve_max_score(const Matrix& score) {
-  Matrix cost = score;
-  for (double& x : cost.v) x = -x;
-  return solve_min_cost(cost);
 }
 
 // ---- Metrics ----

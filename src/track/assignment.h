@@ -1,5 +1,4 @@
-// Optimal assignment for trackers: a rectangular min-cost solver (Hungarian / Kuhn-Munkres) and
-// the class-aware IoU matching of tracks to detections built on it.
+// Class-aware IoU matching of tracks to detections, solved optimally (core/assignment.h).
 #pragma once
 
 #include <vector>
@@ -8,11 +7,6 @@
 #include "track/tracker.h"
 
 namespace iris::track {
-
-// Minimum-cost assignment of rows to columns; cost[r][c] must be finite and every row must have
-// the same number of columns. Returns, per row, its column or -1. Exactly min(rows, cols) rows
-// are assigned, each column at most once. O(min^2 * max) time.
-std::vector<int> solve_assignment(const std::vector<std::vector<double>>& cost);
 
 struct IouMatches {
   struct Pair {
