@@ -19,6 +19,7 @@
 
 #include "core/geometry.h"
 #include "pipeline/yaml_reader.h"
+#include "video/source.h"
 
 namespace iris::pipeline {
 namespace {
@@ -418,16 +419,6 @@ void read_outputs(Diagnostics& diag, const Item& item, StreamSpec* stream,
   }
 }
 
-// "scheme://..." where the scheme is letters, digits, '+', '-' or '.' starting with a letter.
-bool is_url(std::string_view url) {
-  const size_t colon = url.find("://");
-  if (colon == std::string_view::npos || colon == 0) return false;
-  if (!std::isalpha(static_cast<unsigned char>(url[0]))) return false;
-  return std::all_of(url.begin(), url.begin() + colon, [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
-  });
-}
-
 void check_video_file(Diagnostics& diag, const Item& item, const std::string& path) {
   std::string where;
   if (fs::path(path).is_relative()) {
@@ -485,7 +476,7 @@ StreamSpec read_stream(Diagnostics& diag, const MapReader& map, const StreamDefa
   }
   if (!map.get("url")) {
     map.missing("url", kUrlHint);
-  } else if (map.read("url", &stream.url) && !is_url(stream.url)) {
+  } else if (map.read("url", &stream.url) && !video::is_url(stream.url)) {
     const Item url = *map.get("url");
     check_video_file(diag, url, stream.url);
     // Several streams may read one file, but no output may overwrite an input.

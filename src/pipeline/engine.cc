@@ -40,7 +40,6 @@ struct Engine::Stream {
 
   mutable std::mutex mu;  // guards the fields below
   std::condition_variable done_cv;
-  bool done = false;
   StreamState state = StreamState::kStarting;
   std::string error;
 };
@@ -133,7 +132,6 @@ void Engine::decode_loop(Stream* s) {
     std::lock_guard lock(s->mu);
     s->error = !error.empty() ? error : (fin.ok() ? "" : fin.message());
     s->state = s->error.empty() ? StreamState::kEnded : StreamState::kFailed;
-    s->done = true;
     s->done_cv.notify_all();
   });
 }
@@ -154,7 +152,10 @@ bool Engine::wait_for(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (auto& s : streams_) {
     std::unique_lock lock(s->mu);
-    if (!s->done_cv.wait_until(lock, deadline, [&] { return s->done; })) return false;
+    if (!s->done_cv.wait_until(lock, deadline, [&] {
+          return s->state == StreamState::kEnded || s->state == StreamState::kFailed;
+        }))
+      return false;
   }
   return true;
 }

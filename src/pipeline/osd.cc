@@ -43,9 +43,15 @@ void draw_osd(cv::Mat& img, const std::string& stream, double t, int64_t frame,
     std::vector<cv::Point> pts;
     for (const Point& p : o.points) pts.push_back(pt(p));
     if (o.closed) {
-      cv::Mat fill = img.clone();
-      cv::fillPoly(fill, std::vector<std::vector<cv::Point>>{pts}, color);
-      cv::addWeighted(fill, flash ? 0.3 : 0.15, img, flash ? 0.7 : 0.85, 0, img);
+      // Blend only the zone's bounding box: a full-frame copy per zone per frame is wasted work.
+      const cv::Rect roi = cv::boundingRect(pts) & cv::Rect(0, 0, img.cols, img.rows);
+      if (!roi.empty()) {
+        cv::Mat area = img(roi);
+        cv::Mat fill = area.clone();
+        cv::fillPoly(fill, std::vector<std::vector<cv::Point>>{pts}, color, cv::LINE_8, 0,
+                     -roi.tl());
+        cv::addWeighted(fill, flash ? 0.3 : 0.15, area, flash ? 0.7 : 0.85, 0, area);
+      }
       cv::polylines(img, pts, true, color, 2, cv::LINE_AA);
     } else {
       cv::line(img, pts[0], pts[1], color, flash ? 4 : 2, cv::LINE_AA);

@@ -1,5 +1,7 @@
 #include "video/source.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -80,7 +82,14 @@ class AvPicture : public Picture {
 
 }  // namespace
 
-bool is_url(const std::string& url) { return url.find("://") != std::string::npos; }
+bool is_url(const std::string& url) {
+  const size_t colon = url.find("://");
+  if (colon == std::string::npos || colon == 0) return false;
+  if (!std::isalpha(static_cast<unsigned char>(url[0]))) return false;
+  return std::all_of(url.begin(), url.begin() + colon, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  });
+}
 
 Source::Source(SourceOptions options) : options_(std::move(options)) {}
 

@@ -87,7 +87,8 @@ class Source {
   int consecutive_errors_ = 0;
 };
 
-// True for URLs with a scheme (rtsp://, http://, ...), false for local paths.
+// True for "scheme://..." (rtsp://, http://, ...; the scheme starts with a letter and has only
+// letters, digits, '+', '-' and '.'), false for local paths.
 bool is_url(const std::string& url);
 
 }  // namespace iris::video
