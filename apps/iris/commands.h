@@ -18,9 +18,13 @@ struct Command {
 int run_main(const Args& args);
 int validate_main(const Args& args);
 int eval_main(const Args& args);
+int synth_main(const Args& args);
+int bench_main(const Args& args);
 
 extern const char kRunUsage[];
 extern const char kValidateUsage[];
 extern const char kEvalUsage[];
+extern const char kSynthUsage[];
+extern const char kBenchUsage[];
 
 }  // namespace iris::app

@@ -1,25 +1,34 @@
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "apps/iris/commands.h"
 #include "eval/coco.h"
+#include "eval/events_eval.h"
 #include "eval/mot.h"
 
 namespace iris::app {
 
 const char kEvalUsage[] =
     "usage: iris eval det --gt GT.json --dt DT.json [--json]\n"
-    "       iris eval mot --gt gt.txt --tracker tracker.txt [--json]\n\n"
+    "       iris eval mot --gt gt.txt --tracker tracker.txt [--json]\n"
+    "       iris eval events --truth truth.json --events events.jsonl --tolerance S [--json]\n\n"
     "det: COCO bbox evaluation with pycocotools' semantics (101-point interpolation, area\n"
     "     ranges, maxDets 1/10/100, iscrowd). GT is a COCO instances file, DT a JSON list of\n"
     "     {image_id, category_id, bbox: [x, y, w, h], score}.\n"
     "mot: HOTA (DetA, AssA, DetRe, DetPr, AssRe, AssPr, LocA), CLEAR (MOTA, MOTP, IDSW, Frag,\n"
     "     MT, PT, ML) and Identity (IDF1, IDP, IDR) with TrackEval's semantics, on\n"
-    "     MOTChallenge text files (frame,id,x,y,w,h,...; frames from 1).\n\n"
+    "     MOTChallenge text files (frame,id,x,y,w,h,...; frames from 1).\n"
+    "events: a run's events (events.jsonl) against the truth of its scene (truth.json, as\n"
+    "     `iris synth` writes it). Events pair one-to-one on stream, rule, type and direction\n"
+    "     when their media times differ by at most S seconds (most pairs, then the closest).\n"
+    "     Precision, recall, false alarms per camera-hour, per rule and event type.\n\n"
     "--json prints one JSON object: det {\"stats\": [12 numbers], \"names\": [...]}, mot a flat\n"
-    "object of every metric. Without it, a table.\n";
+    "object of every metric, events the totals with by_type and by_rule breakdowns (null where\n"
+    "a ratio has nothing to divide by). Without it, a table.\n";
 
 namespace {
 
@@ -104,12 +113,106 @@ int eval_mot(const EvalArgs& a) {
   return 0;
 }
 
+nlohmann::ordered_json or_null(const std::optional<double>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json counts_json(const eval::EventsReport& r, const eval::EventCounts& c) {
+  return {{"truth", c.truth},
+          {"events", c.detected},
+          {"matched", c.matched},
+          {"missed", c.missed()},
+          {"false_alarms", c.false_alarms()},
+          {"precision", or_null(c.precision())},
+          {"recall", or_null(c.recall())},
+          {"false_alarms_per_hour", or_null(r.false_alarms_per_hour(c))},
+          {"mean_abs_dt", or_null(c.mean_abs_dt())}};
+}
+
+std::string cell(const std::optional<double>& v, const char* format) {
+  if (!v) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, format, *v);
+  return buf;
+}
+
+void print_counts_row(const std::string& name, const eval::EventsReport& r,
+                      const eval::EventCounts& c) {
+  std::printf("%-36s %6lld %6lld %7lld %9s %7s %9s\n", name.c_str(),
+              static_cast<long long>(c.truth), static_cast<long long>(c.detected),
+              static_cast<long long>(c.matched), cell(c.precision(), "%.4f").c_str(),
+              cell(c.recall(), "%.4f").c_str(), cell(r.false_alarms_per_hour(c), "%.1f").c_str());
+}
+
+int eval_events(const Args& args) {
+  std::string truth, events;
+  std::optional<double> tolerance;
+  bool json = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--json") {
+      json = true;
+    } else if ((a == "--truth" || a == "--events") && i + 1 < args.size()) {
+      (a == "--truth" ? truth : events) = args[++i];
+    } else if (a == "--tolerance" && i + 1 < args.size()) {
+      const std::string& v = args[++i];
+      char* end = nullptr;
+      tolerance = std::strtod(v.c_str(), &end);
+      if (v.empty() || end != v.c_str() + v.size() || !(*tolerance >= 0)) {
+        std::fprintf(stderr, "iris eval events: --tolerance needs seconds >= 0, got '%s'\n",
+                     v.c_str());
+        return 2;
+      }
+    } else {
+      std::fprintf(stderr, "iris eval events: unexpected argument '%s'\n\n%s", a.c_str(),
+                   kEvalUsage);
+      return 2;
+    }
+  }
+  if (truth.empty() || events.empty() || !tolerance) {
+    std::fprintf(stderr, "iris eval events: needs --truth, --events and --tolerance\n\n%s",
+                 kEvalUsage);
+    return 2;
+  }
+  auto r = eval::evaluate_events(truth, events, *tolerance);
+  if (!r.ok()) {
+    std::fprintf(stderr, "iris eval events: %s\n", r.status().message().c_str());
+    return 1;
+  }
+  if (json) {
+    nlohmann::ordered_json j{{"tolerance", r->tolerance}, {"camera_hours", r->camera_hours}};
+    j.update(counts_json(*r, r->total));
+    j["by_type"] = nlohmann::ordered_json::object();
+    for (const auto& [type, c] : r->by_type) j["by_type"][type] = counts_json(*r, c);
+    j["by_rule"] = nlohmann::ordered_json::array();
+    for (const auto& [key, c] : r->by_rule) {
+      const auto& [stream, rule, type] = key;
+      nlohmann::ordered_json row{{"stream", stream}, {"rule", rule}, {"type", type}};
+      row.update(counts_json(*r, c));
+      j["by_rule"].push_back(std::move(row));
+    }
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("%-36s %6s %6s %7s %9s %7s %9s\n", "stream/rule/type", "truth", "events", "matched",
+              "precision", "recall", "FA/hour");
+  for (const auto& [key, c] : r->by_rule) {
+    const auto& [stream, rule, type] = key;
+    print_counts_row(stream + "/" + rule + "/" + type, *r, c);
+  }
+  print_counts_row("total", *r, r->total);
+  std::printf("tolerance %g s, %.3f camera-hours, mean |dt| %s s\n", r->tolerance, r->camera_hours,
+              cell(r->total.mean_abs_dt(), "%.3f").c_str());
+  return 0;
+}
+
 }  // namespace
 
 int eval_main(const Args& args) {
   EvalArgs a;
   if (!args.empty() && args[0] == "det") return parse(args, "--dt", &a) ? eval_det(a) : 2;
   if (!args.empty() && args[0] == "mot") return parse(args, "--tracker", &a) ? eval_mot(a) : 2;
+  if (!args.empty() && args[0] == "events") return eval_events(args);
   std::fputs(kEvalUsage, stderr);
   return 2;
 }

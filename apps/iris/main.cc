@@ -10,7 +10,12 @@ namespace {
 const Command kCommands[] = {
     {"run", "run the pipelines of a YAML config until their sources end", kRunUsage, run_main},
     {"validate", "check a YAML config without running it", kValidateUsage, validate_main},
-    {"eval", "score detections (COCO mAP) or tracks (HOTA, MOTA, IDF1)", kEvalUsage, eval_main},
+    {"eval", "score detections (COCO mAP), tracks (HOTA, MOTA, IDF1) or events (precision, recall)",
+     kEvalUsage, eval_main},
+    {"synth", "generate a synthetic scene: video, exact ground truth, noisy detections, pipeline",
+     kSynthUsage, synth_main},
+    {"bench", "time a model's raw inference per batch size and thread count (llama-bench style)",
+     kBenchUsage, bench_main},
 };
 
 void print_help() {

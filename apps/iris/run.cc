@@ -42,7 +42,22 @@ int64_t total_frames(const std::vector<pipeline::StreamStats>& stats) {
   return n;
 }
 
-void print_summary(const std::vector<pipeline::StreamStats>& stats, double seconds) {
+void print_models(const std::vector<pipeline::ModelStats>& models) {
+  for (const auto& m : models) {
+    const infer::ServerStats& s = m.stats;
+    std::printf(
+        "  model %s: %lld requests in %lld batches (mean %.2f, largest %lld of %d), %.1f ms "
+        "inference per batch, %lld rejected, %lld failed\n",
+        m.name.c_str(), static_cast<long long>(s.requests), static_cast<long long>(s.batches),
+        s.batches > 0 ? static_cast<double>(s.requests) / s.batches : 0.0,
+        static_cast<long long>(s.max_batch_seen), m.max_batch,
+        s.batches > 0 ? 1000.0 * s.infer_seconds / s.batches : 0.0,
+        static_cast<long long>(s.rejected), static_cast<long long>(s.failed));
+  }
+}
+
+void print_summary(const std::vector<pipeline::StreamStats>& stats,
+                   const std::vector<pipeline::ModelStats>& models, double seconds) {
   const int64_t frames = total_frames(stats);
   std::printf("iris run: %lld frames in %.1f s (%.1f fps), %zu stream%s\n",
               static_cast<long long>(frames), seconds, seconds > 0 ? frames / seconds : 0.0,
@@ -58,8 +73,21 @@ void print_summary(const std::vector<pipeline::StreamStats>& stats, double secon
         static_cast<unsigned long long>(s.decode_errors),
         static_cast<unsigned long long>(s.dropped),
         static_cast<long long>(s.counters.frame_errors));
+    if (s.counters.detector_errors > 0 || s.counters.secondary_failures > 0) {
+      std::printf("    %lld detector runs failed or were dropped, %lld secondary crops failed\n",
+                  static_cast<long long>(s.counters.detector_errors),
+                  static_cast<long long>(s.counters.secondary_failures));
+    }
+    if (!s.counters.suppressed.empty()) {
+      std::string line;
+      for (const auto& [reason, n] : s.counters.suppressed) {
+        line += (line.empty() ? "" : ", ") + reason + " " + std::to_string(n);
+      }
+      std::printf("    suppressed: %s\n", line.c_str());
+    }
     if (!s.error.empty()) std::printf("    error: %s\n", s.error.c_str());
   }
+  print_models(models);
   std::printf("events: %lld\n", static_cast<long long>(events));
   for (const auto& s : stats) {
     for (const auto& [rule, counters] : s.counters.rule_counters) {
@@ -156,8 +184,9 @@ int run_main(const Args& args) {
   }
   if (tty) std::fprintf(stderr, "\r\033[K");
   const auto stats = (*engine)->stats();
+  const auto models = (*engine)->model_stats();
   engine->reset();
-  print_summary(stats, now_s() - t0);
+  print_summary(stats, models, now_s() - t0);
   for (const auto& s : stats) {
     if (s.state == pipeline::StreamState::kFailed) return 1;
   }

@@ -3,7 +3,11 @@
 // a time, so it may keep per-stream state (the motion detector's background model).
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -11,6 +15,7 @@
 #include "core/detection.h"
 #include "core/frame.h"
 #include "core/status.h"
+#include "infer/model_server.h"
 
 namespace iris::detect {
 
@@ -33,26 +38,67 @@ struct MotionSpec {
   std::string label = "motion";
 };
 
-using DetectorSpec = std::variant<HogSpec, MotionSpec>;
+// Tiled inference for small objects: the frame is cut into cols x rows overlapping tiles, each
+// run through the model at its input size, and the boxes merged with NMS across tiles.
+struct TileSpec {
+  int cols = 2;
+  int rows = 2;
+  double overlap = 0.2;    // fraction of a tile shared with its neighbour
+  bool full_frame = true;  // also run the whole frame (finds objects larger than a tile)
+};
+
+// A DNN detector over a model from the config's `models:` section, served by its ModelServer.
+struct DnnSpec {
+  std::string model;  // name in `models:`
+  std::optional<TileSpec> tiles;
+};
+
+// Detections by frame number (from 1), as a replay file lists them.
+using ReplayFrames = std::map<int64_t, std::vector<Detection>>;
+
+// Detections read from a file instead of computed (`iris synth` writes one): the frame with index
+// i (from 0) gets the file's detections for frame i + 1. Format: docs/config.md.
+struct ReplaySpec {
+  std::string path;
+  std::vector<std::string> classes;  // label of class id k (from 1) is classes[k-1]; empty: "k"
+  // The file's contents, read by load_replay() when the config is loaded, so that a malformed
+  // file fails before anything runs and every stream replaying it shares one copy.
+  std::shared_ptr<const ReplayFrames> frames;
+};
+
+// Reads and checks a replay file; errors name the file and line.
+Result<std::shared_ptr<const ReplayFrames>> load_replay(const std::string& path,
+                                                        const std::vector<std::string>& classes);
+
+using DetectorSpec = std::variant<HogSpec, MotionSpec, DnnSpec, ReplaySpec>;
 
 class Detector {
  public:
+  using Done = std::function<void(Result<std::vector<Detection>>)>;
   virtual ~Detector() = default;
-  // One result per frame, in the same order; boxes in source pixels of each frame.
-  virtual Result<std::vector<std::vector<Detection>>> detect(const std::vector<Frame>& frames) = 0;
+  // Finds objects in `frame` (boxes in its source pixels) and calls `done` exactly once. Detectors
+  // that compute on the caller's thread call it before returning; DNN detectors call it from
+  // their ModelServer's thread when the result is ready, so the caller must not assume which
+  // thread runs it (a stream posts the rest of its work back to its strand). The caller keeps
+  // `frame` alive until then.
+  virtual void detect(const Frame& frame, Done done) = 0;
 };
 
-// Base of detectors that look at one frame at a time; turns OpenCV failures into a Status that
-// names the detector.
+// Base of detectors that compute on the caller's thread; turns OpenCV failures into a Status
+// that names the detector.
 class FrameDetector : public Detector {
  public:
-  Result<std::vector<std::vector<Detection>>> detect(const std::vector<Frame>& frames) final;
+  void detect(const Frame& frame, Done done) final;
 
  protected:
   virtual const char* name() const = 0;
   virtual std::vector<Detection> detect_one(const Frame& frame) = 0;
 };
 
-std::unique_ptr<Detector> make_detector(const DetectorSpec& spec);
+// `models`: what the Engine serves (DNN detectors look theirs up by name). `may_drop`: the stream
+// is live, so a DNN request that finds its model's queue full is dropped (the frame then counts
+// as one where no detector ran) instead of waiting.
+Result<std::unique_ptr<Detector>> make_detector(const DetectorSpec& spec,
+                                                const infer::ServedModels& models, bool may_drop);
 
 }  // namespace iris::detect

@@ -41,7 +41,7 @@ class HogDetector : public FrameDetector {
       const double px = r.width * 0.125, py = r.height * 0.0625;
       Box b{(r.x + px) / spec_.upscale, (r.y + py) / spec_.upscale,
             (r.x + r.width - px) / spec_.upscale, (r.y + r.height - py) / spec_.upscale};
-      dets.push_back({clip(b, bgr.cols, bgr.rows), spec_.label, conf});
+      dets.push_back({.box = clip(b, bgr.cols, bgr.rows), .label = spec_.label, .score = conf});
     }
     return dets;
   }

@@ -40,8 +40,9 @@ class MotionDetector : public FrameDetector {
       if (r.area() < min_area) continue;
       // Score: the share of the box that actually moved.
       const double moving = cv::countNonZero(mask(r));
-      dets.push_back({Box{r.x * sx, r.y * sy, (r.x + r.width) * sx, (r.y + r.height) * sy},
-                      spec_.label, static_cast<float>(moving / r.area())});
+      dets.push_back({.box = Box{r.x * sx, r.y * sy, (r.x + r.width) * sx, (r.y + r.height) * sy},
+                      .label = spec_.label,
+                      .score = static_cast<float>(moving / r.area())});
     }
     return dets;
   }

@@ -1,17 +1,16 @@
 #include "eval/coco.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cfloat>
 #include <cstdint>
-#include <cstring>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <sstream>
 #include <unordered_map>
 #include <vector>
+
+#include "core/text.h"
 
 namespace iris::eval {
 
@@ -508,15 +507,6 @@ CocoStats evaluate(Dataset& data) {
       mean_recall(tables, kLarge, kTop100),
   };
   return out;
-}
-
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error("cannot open " + path + ": " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Status::error("cannot read " + path + ": " + std::strerror(errno));
-  return text.str();
 }
 
 }  // namespace

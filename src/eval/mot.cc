@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -10,6 +9,7 @@
 #include <string_view>
 
 #include "core/assignment.h"
+#include "core/text.h"
 
 namespace iris::eval {
 namespace {
@@ -59,23 +59,6 @@ struct Layout {
 const Layout kGtLayout{{"frame", "id", "x", "y", "w", "h", "conf", "class", "visibility"}, true};
 const Layout kTrackerLayout{{"frame", "id", "x", "y", "w", "h", "conf", "wx", "wy", "wz"}, false};
 
-std::string_view trim(std::string_view s) {
-  const auto not_space = [](char c) { return c != ' ' && c != '\t' && c != '\r'; };
-  while (!s.empty() && !not_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && !not_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool parse_int(std::string_view s, int64_t* out) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && end == s.data() + s.size();
-}
-
-bool parse_finite(std::string_view s, double* out) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && end == s.data() + s.size() && std::isfinite(*out);
-}
-
 std::string join_names(const Layout& layout) {
   std::string names;
   for (const char* name : layout.field_names) {
@@ -94,13 +77,7 @@ Result<std::vector<Row>> read_rows(const std::string& path, const Layout& layout
     const std::string where = path + ":" + std::to_string(line) + ": ";
     const std::string_view content = trim(text);
     if (content.empty()) continue;
-    std::vector<std::string_view> fields;
-    for (size_t start = 0;;) {
-      const size_t comma = content.find(',', start);
-      fields.push_back(trim(content.substr(start, comma - start)));
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
-    }
+    std::vector<std::string_view> fields = split_fields(content);
     // TrackEval's reader tolerates one trailing comma.
     if (fields.size() > 1 && fields.back().empty()) fields.pop_back();
     const size_t expected = layout.field_names.size();

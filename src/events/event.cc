@@ -78,6 +78,19 @@ std::string to_json_line(const Event& e) {
   if (e.duration) field("duration", num(*e.duration, 3));
   if (e.reason) field("reason", str(*e.reason));
   if (e.snapshot) field("snapshot", str(*e.snapshot));
+  if (!e.attributes.empty()) {
+    std::string list;
+    for (const Classification& c : e.attributes) {
+      list += (list.empty() ? "{" : ",{") + std::string("\"model\":") + str(c.model) +
+              ",\"label\":" + str(c.label) + ",\"score\":" + num(c.score, 4) + "}";
+    }
+    field("attributes", "[" + list + "]");
+  }
+  if (!e.embedding.empty()) {
+    std::string list;
+    for (float v : e.embedding) list += (list.empty() ? "" : ",") + num(v, 5);
+    field("embedding", "[" + list + "]");
+  }
   return j + "}";
 }
 

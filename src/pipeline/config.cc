@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/geometry.h"
+#include "pipeline/config_models.h"
 #include "pipeline/yaml_reader.h"
 #include "video/source.h"
 
@@ -26,33 +27,62 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kTopKeys[] = {"defaults", "streams"};
-constexpr std::string_view kDefaultsKeys[] = {"loop",     "realtime", "timeout", "detect_interval",
-                                              "detector", "tracker"};
+constexpr std::string_view kTopKeys[] = {"models", "defaults", "streams"};
+constexpr std::string_view kDefaultsKeys[] = {"loop",     "realtime",  "timeout", "detect_interval",
+                                              "detector", "secondary", "tracker", "suppression"};
 constexpr std::string_view kStreamKeys[] = {
-    "name",     "url",     "loop",  "realtime", "timeout", "detect_interval",
-    "detector", "tracker", "rules", "outputs"};
+    "name",     "url",       "loop",    "realtime",    "timeout", "detect_interval",
+    "detector", "secondary", "tracker", "suppression", "rules",   "outputs"};
 
-constexpr std::string_view kDetectorTypes[] = {"hog", "motion"};
+constexpr std::string_view kDetectorTypes[] = {"hog", "motion", "replay", "dnn"};
 constexpr std::string_view kHogKeys[] = {"type",   "upscale",        "hit_threshold", "scale_step",
                                          "stride", "min_confidence", "label"};
 constexpr std::string_view kMotionKeys[] = {"type",          "thumbnail_width", "threshold",
                                             "learning_rate", "min_area",        "label"};
+constexpr std::string_view kReplayKeys[] = {"type", "path", "classes"};
 
-constexpr std::string_view kTrackerTypes[] = {"sort"};
+constexpr std::string_view kTrackerTypes[] = {"sort", "bytetrack"};
 constexpr std::string_view kSortKeys[] = {"type", "max_age", "min_hits", "iou_threshold"};
+constexpr std::string_view kByteTrackKeys[] = {"type",
+                                               "high_score",
+                                               "low_score",
+                                               "new_track_score",
+                                               "match_iou",
+                                               "low_match_iou",
+                                               "unconfirmed_match_iou",
+                                               "max_age",
+                                               "min_hits",
+                                               "appearance_weight"};
 
-constexpr std::string_view kRuleTypes[] = {"zone", "line"};
+constexpr std::string_view kRuleTypes[] = {"zone", "line", "loiter", "crowd"};
 constexpr std::string_view kAnchors[] = {"bottom_center", "center", "top_center"};
 constexpr std::string_view kUnits[] = {"pixels", "normalized"};
-constexpr std::string_view kZoneKeys[] = {"name",  "type",    "classes",   "anchor",
-                                          "units", "polygon", "min_dwell", "exit_grace"};
-constexpr std::string_view kLineKeys[] = {"name",  "type",   "classes", "anchor",
-                                          "units", "points", "margin"};
+// The keys every rule shares come first and last, so messages list a type's own keys together.
+constexpr std::string_view kZoneKeys[] = {"name",   "type",       "classes",   "anchor",
+                                          "units",  "polygon",    "min_dwell", "exit_grace",
+                                          "active", "suppression"};
+constexpr std::string_view kLineKeys[] = {"name",   "type",   "classes", "anchor",     "units",
+                                          "points", "margin", "active",  "suppression"};
+constexpr std::string_view kLoiterKeys[] = {"name",   "type",       "classes",  "anchor",
+                                            "units",  "polygon",    "min_time", "max_gap",
+                                            "active", "suppression"};
+constexpr std::string_view kCrowdKeys[] = {"name",      "type",    "classes",    "anchor",
+                                           "units",     "polygon", "max_count",  "min_time",
+                                           "end_grace", "active",  "suppression"};
+struct RuleKeys {
+  std::string_view type;
+  std::span<const std::string_view> keys;
+};
+constexpr RuleKeys kRuleKeys[] = {
+    {"zone", kZoneKeys}, {"line", kLineKeys}, {"loiter", kLoiterKeys}, {"crowd", kCrowdKeys}};
+constexpr std::string_view kSuppressionKeys[] = {"min_age",         "min_hits",   "min_area",
+                                                 "score_enter",     "score_stay", "static_time",
+                                                 "static_distance", "cooldown"};
 
-constexpr std::string_view kOutputTypes[] = {"jsonl", "mp4"};
+constexpr std::string_view kOutputTypes[] = {"jsonl", "mp4", "mot"};
 constexpr std::string_view kJsonlKeys[] = {"type", "path", "snapshots"};
 constexpr std::string_view kMp4Keys[] = {"type", "path"};
+constexpr std::string_view kMotKeys[] = {"type", "path"};
 
 constexpr std::string_view kUrlHint =
     "give a path to a video file or an http://, https:// or rtsp:// URL";
@@ -71,6 +101,61 @@ std::function<std::string(std::string_view)> belongs_to(std::span<const std::str
   };
 }
 
+// The same for rules, which have more than two types: "it is a zone or loiter rule key ...".
+std::function<std::string(std::string_view)> belongs_to_rule(std::string type) {
+  return [type = std::move(type)](std::string_view key) {
+    std::vector<std::string_view> owners;
+    for (const RuleKeys& r : kRuleKeys) {
+      if (r.type != type && contains(r.keys, key)) owners.push_back(r.type);
+    }
+    if (owners.empty()) return std::string();
+    std::string kinds(owners[0]);
+    for (size_t i = 1; i < owners.size(); ++i) {
+      kinds += (i + 1 == owners.size() ? " or " : ", ") + std::string(owners[i]);
+    }
+    return "it is a " + kinds + " rule key and this one has type: " + type;
+  };
+}
+
+std::string format_number(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// A suppression: map read over *spec key by key: a rule's map over its stream's spec, a stream's
+// over the built-in defaults. `base` names where keys the map leaves out come from, for messages.
+void read_suppression(Diagnostics& diag, const Item& item, std::string_view base,
+                      rules::SuppressionSpec* spec) {
+  const MapReader map(diag, item);
+  if (!map.is_map()) return;
+  map.check_keys(kSuppressionKeys);
+  map.read("min_age", &spec->min_age, Range::at_least(0));
+  map.read("min_hits", &spec->min_hits, Range::at_least(0));
+  map.read("min_area", &spec->min_area, Range::closed_open(0, 1));
+  // A value already reported as wrong is not compared again.
+  const bool enter_ok =
+      map.read("score_enter", &spec->score_enter, Range::closed(0, 1)) || !map.get("score_enter");
+  const bool stay_ok =
+      map.read("score_stay", &spec->score_stay, Range::closed(0, 1)) || !map.get("score_stay");
+  map.read("static_time", &spec->static_time, Range::at_least(0));
+  map.read("static_distance", &spec->static_distance, Range::at_least(0));
+  map.read("cooldown", &spec->cooldown, Range::at_least(0));
+  if (!enter_ok || !stay_ok || spec->score_stay <= spec->score_enter) return;
+  // The base was checked already, so this map set at least one of the two.
+  const std::optional<Item> stay = map.get("score_stay");
+  const Item at = stay ? *stay : *map.get("score_enter");
+  auto source = [&](std::string_view key) {
+    return map.get(key) ? std::string() : " (" + std::string(base) + ")";
+  };
+  diag.error(
+      at.mark, at.path,
+      "score_stay " + format_number(spec->score_stay) + source("score_stay") +
+          " is above score_enter " + format_number(spec->score_enter) + source("score_enter") +
+          "; a track must not need a higher score to stay eligible than to become "
+          "eligible: make score_stay <= score_enter, e.g. score_enter: 0.6, score_stay: 0.4");
+}
+
 // The `type` key of a typed section, if present and known.
 std::optional<std::string> read_type(Diagnostics& diag, const MapReader& map, std::string_view what,
                                      std::span<const std::string_view> types) {
@@ -82,11 +167,55 @@ std::optional<std::string> read_type(Diagnostics& diag, const MapReader& map, st
   return read_choice(diag, *item, what, types);
 }
 
-std::optional<detect::DetectorSpec> read_detector(Diagnostics& diag, const Item& item) {
+// The replay file is read here, so a missing or malformed file fails the config, not the run.
+std::optional<detect::DetectorSpec> read_replay(Diagnostics& diag, const MapReader& map) {
+  map.check_keys(kReplayKeys);
+  detect::ReplaySpec replay;
+  if (const std::optional<Item> classes = map.get("classes")) {
+    if (const auto items = read_list(diag, *classes, "classes: [person, bicycle, car]")) {
+      for (const Item& c : *items) {
+        if (auto label = read_string(diag, c)) replay.classes.push_back(std::move(*label));
+      }
+    }
+  }
+  const std::optional<Item> path = map.get("path");
+  if (!path) {
+    map.missing("path", "give the detections file to replay, e.g. path: detections.txt");
+    return std::nullopt;
+  }
+  if (!map.read("path", &replay.path)) return std::nullopt;
+  std::error_code ec;
+  if (!fs::is_regular_file(replay.path, ec)) {
+    std::string where;
+    if (fs::path(replay.path).is_relative()) {
+      where = " (relative to the working directory " + fs::current_path(ec).string() + ")";
+    }
+    diag.error(path->mark, path->path,
+               "'" + replay.path + "' is not a file" + where +
+                   "; give the detections file to replay (format: docs/config.md, Detectors)");
+    return std::nullopt;
+  }
+  auto frames = detect::load_replay(replay.path, replay.classes);
+  if (!frames.ok()) {
+    diag.error(path->mark, path->path,
+               frames.status().message() + "; fix the file (format: docs/config.md, Detectors)");
+    return std::nullopt;
+  }
+  replay.frames = std::move(*frames);
+  return replay;
+}
+
+std::optional<detect::DetectorSpec> read_detector(Diagnostics& diag, const Item& item,
+                                                  const ModelSpecs& models) {
   const MapReader map(diag, item);
   if (!map.is_map()) return std::nullopt;
   const std::optional<std::string> type = read_type(diag, map, "detector type", kDetectorTypes);
   if (!type) return std::nullopt;
+  if (*type == "replay") return read_replay(diag, map);
+  if (*type == "dnn") {
+    map.check_keys(kDnnDetectorKeys);
+    return read_dnn_detector(diag, map, models);
+  }
   if (*type == "hog") {
     map.check_keys(kHogKeys, belongs_to(kMotionKeys, "motion detector", "hog"));
     detect::HogSpec hog;
@@ -108,11 +237,54 @@ std::optional<detect::DetectorSpec> read_detector(Diagnostics& diag, const Item&
   return motion;
 }
 
-std::optional<track::SortSpec> read_tracker(Diagnostics& diag, const Item& item) {
+// Two keys of one map whose values must satisfy lower <= upper: reports a violation at the key
+// the document gives (at `lower_key` when it gives both), naming the other's value.
+void check_order(Diagnostics& diag, const MapReader& map, std::string_view lower_key, double lower,
+                 bool lower_given, std::string_view upper_key, double upper, bool upper_given) {
+  if (lower <= upper) return;
+  const auto other = [](std::string_view key, double v, bool given) {
+    return std::string(key) + " " + format_number(v) + (given ? "" : " (the default)");
+  };
+  if (lower_given) {
+    const Item item = *map.get(lower_key);
+    diag.error(item.mark, item.path,
+               format_number(lower) + " is above " + other(upper_key, upper, upper_given) + "; " +
+                   std::string(lower_key) + " must be at most " + std::string(upper_key));
+  } else {
+    const Item item = *map.get(upper_key);
+    diag.error(item.mark, item.path,
+               format_number(upper) + " is below " + other(lower_key, lower, lower_given) + "; " +
+                   std::string(upper_key) + " must be at least " + std::string(lower_key));
+  }
+}
+
+track::ByteTrackSpec read_bytetrack(Diagnostics& diag, const MapReader& map) {
+  map.check_keys(kByteTrackKeys, belongs_to(kSortKeys, "sort tracker", "bytetrack"));
+  track::ByteTrackSpec spec;
+  const bool high = map.read("high_score", &spec.high_score, Range::open_closed(0, 1));
+  const bool low = map.read("low_score", &spec.low_score, Range::closed(0, 1));
+  const bool birth = map.read("new_track_score", &spec.new_track_score, Range::closed(0, 1));
+  map.read("match_iou", &spec.match_iou, Range::open_closed(0, 1));
+  map.read("low_match_iou", &spec.low_match_iou, Range::open_closed(0, 1));
+  map.read("unconfirmed_match_iou", &spec.unconfirmed_match_iou, Range::open_closed(0, 1));
+  map.read("max_age", &spec.max_age, Range::above(0));
+  map.read("min_hits", &spec.min_hits, Range::at_least(1));
+  map.read("appearance_weight", &spec.appearance_weight, Range::closed(0, 1));
+  // Scores split detections into ignored < low_score <= weak < high_score <= strong, and only
+  // strong ones start tracks: a new_track_score below high_score would silently mean high_score.
+  check_order(diag, map, "low_score", spec.low_score, low, "high_score", spec.high_score, high);
+  check_order(diag, map, "high_score", spec.high_score, high, "new_track_score",
+              spec.new_track_score, birth);
+  return spec;
+}
+
+std::optional<track::TrackerSpec> read_tracker(Diagnostics& diag, const Item& item) {
   const MapReader map(diag, item);
   if (!map.is_map()) return std::nullopt;
-  if (!read_type(diag, map, "tracker type", kTrackerTypes)) return std::nullopt;
-  map.check_keys(kSortKeys);
+  const std::optional<std::string> type = read_type(diag, map, "tracker type", kTrackerTypes);
+  if (!type) return std::nullopt;
+  if (*type == "bytetrack") return read_bytetrack(diag, map);
+  map.check_keys(kSortKeys, belongs_to(kByteTrackKeys, "bytetrack tracker", "sort"));
   track::SortSpec sort;
   map.read("max_age", &sort.max_age, Range::above(0));
   map.read("min_hits", &sort.min_hits, Range::at_least(1));
@@ -121,17 +293,25 @@ std::optional<track::SortSpec> read_tracker(Diagnostics& diag, const Item& item)
 }
 
 // Keys a stream may inherit from defaults; returns whether a detector was given.
-bool read_stream_settings(Diagnostics& diag, const MapReader& map, StreamSpec* spec) {
+bool read_stream_settings(Diagnostics& diag, const MapReader& map, const ModelSpecs& models,
+                          StreamSpec* spec) {
   map.read("loop", &spec->loop);
   map.read("realtime", &spec->realtime);
   map.read("timeout", &spec->timeout, Range::open_closed(0, 86400));
   map.read("detect_interval", &spec->detect_interval, Range::at_least(1));
   if (const std::optional<Item> tracker = map.get("tracker")) {
-    if (auto sort = read_tracker(diag, *tracker)) spec->tracker = *sort;
+    if (auto parsed = read_tracker(diag, *tracker)) spec->tracker = *parsed;
+  }
+  if (const std::optional<Item> suppression = map.get("suppression")) {
+    spec->suppression = {};  // replaces the defaults' map as a whole, like every stream key
+    read_suppression(diag, *suppression, "the default", &spec->suppression);
+  }
+  if (const std::optional<Item> secondary = map.get("secondary")) {
+    spec->secondary = read_secondary(diag, *secondary, models);
   }
   const std::optional<Item> detector = map.get("detector");
   if (!detector) return false;
-  if (auto parsed = read_detector(diag, *detector)) spec->detector = std::move(*parsed);
+  if (auto parsed = read_detector(diag, *detector, models)) spec->detector = std::move(*parsed);
   return true;
 }
 
@@ -203,25 +383,22 @@ std::vector<Point> plain(const std::vector<LocatedPoint>& points) {
   return out;
 }
 
-std::optional<rules::ZoneSpec> read_zone(Diagnostics& diag, const MapReader& map,
-                                         rules::RuleCommon common) {
-  map.check_keys(kZoneKeys, belongs_to(kLineKeys, "line rule", "zone"));
-  rules::ZoneSpec zone;
-  zone.common = std::move(common);
-  map.read("min_dwell", &zone.min_dwell, Range::at_least(0));
-  map.read("exit_grace", &zone.exit_grace, Range::at_least(0));
+// The polygon of a zone, loiter or crowd rule; `what` names the rule in hints ("a zone").
+std::optional<std::vector<Point>> read_polygon(Diagnostics& diag, const MapReader& map,
+                                               bool normalized, std::string_view what) {
   constexpr std::string_view kExample = "polygon: [[0, 0], [100, 0], [100, 100]]";
   const std::optional<Item> item = map.get("polygon");
   if (!item) {
-    map.missing("polygon", "a zone needs at least 3 [x, y] points, e.g. " + std::string(kExample));
+    map.missing("polygon", std::string(what) + " needs at least 3 [x, y] points, e.g. " +
+                               std::string(kExample));
     return std::nullopt;
   }
   const auto points = read_points(diag, *item, kExample);
   if (!points) return std::nullopt;
   if (points->size() < 3) {
     diag.error(item->mark, item->path,
-               "has " + std::to_string(points->size()) +
-                   " point(s); a zone needs at least 3, e.g. " + std::string(kExample));
+               "has " + std::to_string(points->size()) + " point(s); " + std::string(what) +
+                   " needs at least 3, e.g. " + std::string(kExample));
     return std::nullopt;
   }
   bool ok = true;
@@ -241,15 +418,61 @@ std::optional<rules::ZoneSpec> read_zone(Diagnostics& diag, const MapReader& map
                      format_point(a.point) + "; remove one of them");
     }
   }
-  if (zone.common.normalized) check_normalized(diag, *points);
+  if (normalized) check_normalized(diag, *points);
   if (!ok) return std::nullopt;
-  zone.polygon = plain(*points);
+  return plain(*points);
+}
+
+std::optional<rules::ZoneSpec> read_zone(Diagnostics& diag, const MapReader& map,
+                                         rules::RuleCommon common) {
+  map.check_keys(kZoneKeys, belongs_to_rule("zone"));
+  rules::ZoneSpec zone;
+  zone.common = std::move(common);
+  map.read("min_dwell", &zone.min_dwell, Range::at_least(0));
+  map.read("exit_grace", &zone.exit_grace, Range::at_least(0));
+  auto polygon = read_polygon(diag, map, zone.common.normalized, "a zone");
+  if (!polygon) return std::nullopt;
+  zone.polygon = std::move(*polygon);
   return zone;
+}
+
+std::optional<rules::LoiterSpec> read_loiter(Diagnostics& diag, const MapReader& map,
+                                             rules::RuleCommon common) {
+  map.check_keys(kLoiterKeys, belongs_to_rule("loiter"));
+  rules::LoiterSpec loiter;
+  loiter.common = std::move(common);
+  if (!map.get("min_time")) {
+    map.missing("min_time", "give the seconds inside that count as loitering, e.g. min_time: 30");
+  }
+  const bool min_time_ok = map.read("min_time", &loiter.min_time, Range::at_least(0));
+  map.read("max_gap", &loiter.max_gap, Range::at_least(0));
+  auto polygon = read_polygon(diag, map, loiter.common.normalized, "a loiter rule");
+  if (!polygon || !min_time_ok) return std::nullopt;
+  loiter.polygon = std::move(*polygon);
+  return loiter;
+}
+
+std::optional<rules::CrowdSpec> read_crowd(Diagnostics& diag, const MapReader& map,
+                                           rules::RuleCommon common) {
+  map.check_keys(kCrowdKeys, belongs_to_rule("crowd"));
+  rules::CrowdSpec crowd;
+  crowd.common = std::move(common);
+  if (!map.get("max_count")) {
+    map.missing("max_count",
+                "give the most objects allowed inside; more is a crowd, e.g. max_count: 5");
+  }
+  const bool max_count_ok = map.read("max_count", &crowd.max_count, Range::at_least(0));
+  map.read("min_time", &crowd.min_time, Range::at_least(0));
+  map.read("end_grace", &crowd.end_grace, Range::at_least(0));
+  auto polygon = read_polygon(diag, map, crowd.common.normalized, "a crowd rule");
+  if (!polygon || !max_count_ok) return std::nullopt;
+  crowd.polygon = std::move(*polygon);
+  return crowd;
 }
 
 std::optional<rules::LineSpec> read_line(Diagnostics& diag, const MapReader& map,
                                          rules::RuleCommon common) {
-  map.check_keys(kLineKeys, belongs_to(kZoneKeys, "zone rule", "line"));
+  map.check_keys(kLineKeys, belongs_to_rule("line"));
   rules::LineSpec line;
   line.common = std::move(common);
   map.read("margin", &line.margin, Range::at_least(0));
@@ -279,7 +502,81 @@ std::optional<rules::LineSpec> read_line(Diagnostics& diag, const MapReader& map
   return line;
 }
 
-std::optional<rules::RuleSpec> read_rule(Diagnostics& diag, const MapReader& map) {
+// Minutes after midnight of "HH:MM" (24:00 included); nullopt when it is not that form, and
+// *in_range false when it is but the hour or minute is too big.
+std::optional<int> parse_clock(std::string_view text, bool* in_range) {
+  const auto digit = [&text](size_t i) {
+    return std::isdigit(static_cast<unsigned char>(text[i]));
+  };
+  if (text.size() != 5 || text[2] != ':' || !digit(0) || !digit(1) || !digit(3) || !digit(4)) {
+    return std::nullopt;
+  }
+  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
+  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
+  *in_range = minutes < 60 && (hours < 24 || (hours == 24 && minutes == 0));
+  return hours * 60 + minutes;
+}
+
+std::optional<rules::TimeWindow> read_window(Diagnostics& diag, const Item& item) {
+  const std::optional<std::string> text = read_string(diag, item);
+  if (!text) return std::nullopt;
+  constexpr std::string_view kForm =
+      "write \"HH:MM-HH:MM\" in 24-hour local time, e.g. \"22:00-06:00\" (a window may wrap "
+      "midnight)";
+  const size_t dash = text->find('-');
+  bool start_in_range = true;
+  bool end_in_range = true;
+  std::optional<int> start, end;
+  if (dash != std::string::npos) {
+    start = parse_clock(std::string_view(*text).substr(0, dash), &start_in_range);
+    end = parse_clock(std::string_view(*text).substr(dash + 1), &end_in_range);
+  }
+  std::string problem;
+  if (!start || !end) {
+    problem = "is not a time window; " + std::string(kForm);
+  } else if (!start_in_range || !end_in_range) {
+    problem =
+        "has a time out of range (hours 00 to 23, minutes 00 to 59; 24:00 may end a "
+        "window); " +
+        std::string(kForm);
+  } else if (*start == 24 * 60) {
+    problem = "starts at 24:00; write 00:00 for midnight at the start of a window";
+  } else if (*start == *end) {
+    problem =
+        "is empty (it starts where it ends); give two different times, or leave out active to "
+        "be active all day";
+  } else {
+    return rules::TimeWindow{*start, *end};
+  }
+  diag.error(item.mark, item.path, "'" + *text + "' " + problem);
+  return std::nullopt;
+}
+
+// Time windows in which a rule is active; nullopt after reporting any problem.
+std::optional<std::vector<rules::TimeWindow>> read_windows(Diagnostics& diag, const Item& item) {
+  const auto items = read_list(diag, item, "active: [\"22:00-06:00\"]");
+  if (!items) return std::nullopt;
+  if (items->empty()) {
+    diag.error(item.mark, item.path,
+               "the list is empty, so the rule would never be active; give windows such as "
+               "[\"22:00-06:00\"], or leave out active to be active all day");
+    return std::nullopt;
+  }
+  std::vector<rules::TimeWindow> windows;
+  bool ok = true;
+  for (const Item& w : *items) {
+    if (const auto window = read_window(diag, w)) {
+      windows.push_back(*window);
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return windows;
+}
+
+std::optional<rules::RuleSpec> read_rule(Diagnostics& diag, const MapReader& map,
+                                         const rules::SuppressionSpec& stream_suppression) {
   rules::RuleCommon common;
   if (!map.get("name")) {
     map.missing("name", "give the rule a name that is unique within the stream, e.g. name: door");
@@ -303,15 +600,29 @@ std::optional<rules::RuleSpec> read_rule(Diagnostics& diag, const MapReader& map
     units_ok = name.has_value();
     common.normalized = name == "normalized";
   }
+  bool common_ok = units_ok;
+  if (const std::optional<Item> active = map.get("active")) {
+    auto windows = read_windows(diag, *active);
+    common_ok = common_ok && windows.has_value();
+    if (windows) common.active = std::move(*windows);
+  }
+  if (const std::optional<Item> suppression = map.get("suppression")) {
+    common.suppression = stream_suppression;
+    read_suppression(diag, *suppression, "from the stream", &*common.suppression);
+  }
   const std::optional<std::string> type = read_type(diag, map, "rule type", kRuleTypes);
   if (!type) return std::nullopt;
   std::optional<rules::RuleSpec> rule;
   if (*type == "zone") {
     if (auto zone = read_zone(diag, map, std::move(common))) rule = std::move(*zone);
-  } else if (auto line = read_line(diag, map, std::move(common))) {
-    rule = std::move(*line);
+  } else if (*type == "line") {
+    if (auto line = read_line(diag, map, std::move(common))) rule = std::move(*line);
+  } else if (*type == "loiter") {
+    if (auto loiter = read_loiter(diag, map, std::move(common))) rule = std::move(*loiter);
+  } else if (auto crowd = read_crowd(diag, map, std::move(common))) {
+    rule = std::move(*crowd);
   }
-  return units_ok ? rule : std::nullopt;
+  return common_ok ? rule : std::nullopt;
 }
 
 void read_rules(Diagnostics& diag, const Item& item, StreamSpec* stream) {
@@ -321,7 +632,7 @@ void read_rules(Diagnostics& diag, const Item& item, StreamSpec* stream) {
   for (const Item& rule_item : *items) {
     const MapReader map(diag, rule_item);
     if (!map.is_map()) continue;
-    std::optional<rules::RuleSpec> rule = read_rule(diag, map);
+    std::optional<rules::RuleSpec> rule = read_rule(diag, map, stream->suppression);
     // Names are compared even when a rule is invalid, so every problem shows in one pass.
     const std::optional<Item> name = map.get("name");
     if (name && name->node.IsScalar() && !name->node.Scalar().empty()) {
@@ -402,6 +713,13 @@ void read_outputs(Diagnostics& diag, const Item& item, StreamSpec* stream,
       }
       continue;
     }
+    if (*type == "mot") {
+      map.check_keys(kMotKeys);
+      if (auto path = read_output_path(diag, map, "out/tracks.txt", seen)) {
+        stream->mot.push_back({std::move(*path)});
+      }
+      continue;
+    }
     map.check_keys(kMp4Keys);
     Mp4Output mp4;
     auto path = read_output_path(diag, map, "out/annotated.mp4", seen);
@@ -463,7 +781,7 @@ struct StreamDefaults {
 };
 
 StreamSpec read_stream(Diagnostics& diag, const MapReader& map, const StreamDefaults& defaults,
-                       std::map<std::string, OutputPath>* outputs) {
+                       const ModelSpecs& models, std::map<std::string, OutputPath>* outputs) {
   map.check_keys(kStreamKeys);
   StreamSpec stream = defaults.spec;
   if (!map.get("name")) {
@@ -488,7 +806,7 @@ StreamSpec read_stream(Diagnostics& diag, const MapReader& map, const StreamDefa
                      "); an output must not overwrite an input video");
     }
   }
-  const bool has_detector = read_stream_settings(diag, map, &stream);
+  const bool has_detector = read_stream_settings(diag, map, models, &stream);
   if (!has_detector && !defaults.has_detector) {
     map.missing("detector", "add e.g. detector: {type: hog} here or under defaults:");
   }
@@ -505,12 +823,17 @@ PipelineSpec read_pipeline(Diagnostics& diag, const YAML::Node& root) {
   if (!top.is_map()) return pipeline;
   top.check_keys(kTopKeys);
 
+  // Models come first whatever the order in the file: streams refer to them by name.
+  ModelSpecs models;
+  if (const std::optional<Item> item = top.get("models")) models = read_models(diag, *item);
+  for (const auto& [name, model] : models) pipeline.models.push_back(model);
+
   StreamDefaults defaults;
   if (const std::optional<Item> item = top.get("defaults")) {
     const MapReader map(diag, *item);
     if (map.is_map()) {
       map.check_keys(kDefaultsKeys);
-      defaults.has_detector = read_stream_settings(diag, map, &defaults.spec);
+      defaults.has_detector = read_stream_settings(diag, map, models, &defaults.spec);
     }
   }
 
@@ -531,7 +854,7 @@ PipelineSpec read_pipeline(Diagnostics& diag, const YAML::Node& root) {
   for (const Item& item : *items) {
     const MapReader map(diag, item);
     if (!map.is_map()) continue;
-    StreamSpec stream = read_stream(diag, map, defaults, &outputs);
+    StreamSpec stream = read_stream(diag, map, defaults, models, &outputs);
     if (stream.name.empty()) continue;
     const Item name = *map.get("name");
     const auto [it, inserted] = names.emplace(stream.name, name.mark);

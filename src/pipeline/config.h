@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "detect/detector.h"
+#include "infer/model_spec.h"
 #include "rules/rule.h"
 #include "track/tracker.h"
 
@@ -22,6 +23,20 @@ struct Mp4Output {
   std::string path;  // annotated H.264 MP4
 };
 
+struct MotOutput {
+  std::string path;  // tracks, MOTChallenge text: frame,id,x,y,w,h,score,-1,-1,-1
+};
+
+// A classifier or embedding model run on the crops of detections (a car's colour, a face's
+// identity vector); results ride on the detection, its track and its events.
+struct SecondarySpec {
+  std::string model;                 // name in `models:`, decoder classifier or embedding
+  std::vector<std::string> classes;  // detections of these classes; empty: all
+  int min_size = 32;                 // pixels: crops with a smaller side are not run
+  double interval = 1.0;             // seconds: at most one run per tracked object this often
+  double padding = 0.0;              // grow the crop by this fraction of the box on each side
+};
+
 struct StreamSpec {
   std::string name;
   std::string url;          // file path, http(s)://, rtsp://
@@ -30,14 +45,18 @@ struct StreamSpec {
   double timeout = 10.0;    // seconds a network open or read may block
   int detect_interval = 1;  // run the detector on every Nth frame, the tracker predicts between
   detect::DetectorSpec detector;
-  track::SortSpec tracker;
+  std::vector<SecondarySpec> secondary;
+  track::TrackerSpec tracker;
+  rules::SuppressionSpec suppression;  // for every rule; a rule's own keys override it key by key
   std::vector<rules::RuleSpec> rules;
   std::vector<JsonlOutput> jsonl;
   std::vector<Mp4Output> mp4;
+  std::vector<MotOutput> mot;
 };
 
 struct PipelineSpec {
   std::string source;  // the config file it came from
+  std::vector<infer::ModelSpec> models;
   std::vector<StreamSpec> streams;
 };
 

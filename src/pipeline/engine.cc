@@ -36,6 +36,10 @@ struct Engine::Stream {
   BoundedQueue<Frame> queue;
   Strand strand;
   std::atomic<bool> step_pending{false};
+  std::atomic<bool> input_done{false};  // the decoder has queued its last frame
+  std::string input_error;              // why the input ended early; set before input_done
+  bool busy = false;                    // a frame is in the worker (strand only)
+  bool finished = false;                // outputs closed (strand only)
   std::thread decoder;
 
   mutable std::mutex mu;  // guards the fields below
@@ -56,6 +60,17 @@ Result<std::unique_ptr<Engine>> Engine::create(const PipelineSpec& spec,
   const int per_stream = std::max(1, cores / std::max(1, n));
   cv::setNumThreads(n >= cores ? 1 : per_stream);
 
+  // Models first: a model that cannot run fails before any camera is opened.
+  for (const infer::ModelSpec& ms : spec.models) {
+    auto model = infer::load_model(ms);
+    if (!model.ok()) return model.status();
+    infer::ServerOptions so{ms.max_batch, ms.max_delay_us, ms.queue_capacity, ms.instances};
+    auto server = infer::ModelServer::create(ms.name, (*model)->loaded(), so);
+    if (!server.ok()) return server.status();
+    e->served_[ms.name] = {std::move(model).value(), server->get()};
+    e->servers_.push_back(std::move(server).value());
+  }
+
   for (const StreamSpec& ss : spec.streams) {
     video::SourceOptions so;
     so.url = ss.url;
@@ -71,7 +86,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const PipelineSpec& spec,
                                       live ? FullPolicy::kDropOldest : FullPolicy::kBlock);
     s->name = ss.name;
     const video::StreamInfo& info = (*source)->info();
-    auto worker = StreamWorker::create(ss, info.width, info.height, info.fps);
+    auto worker = StreamWorker::create(
+        ss, {info.width, info.height, info.fps, live}, e->served_,
+        [p = s.get()](std::function<void()> task) { p->strand.post(std::move(task)); });
     if (!worker.ok()) return worker.status();
     s->source = std::move(source).value();
     s->worker = std::move(worker).value();
@@ -85,8 +102,12 @@ Engine::~Engine() {
   for (auto& s : streams_) {
     if (s->decoder.joinable()) s->decoder.join();
   }
+  // Frames in flight at a model come back and finish their stream; only then may the streams,
+  // the pool and the model servers go.
+  if (started_) wait_for(std::chrono::hours(24 * 365));
   for (auto& s : streams_) s->strand.drain();
   pool_.reset();  // joins the pool after it ran what was posted
+  servers_.clear();
 }
 
 void Engine::start() {
@@ -119,21 +140,11 @@ void Engine::decode_loop(Stream* s) {
     schedule(s);
   }
   if (!error.empty()) log::error("stream '" + s->name + "': " + error);
-  // Runs after every step already posted: processes what is still queued, then finalizes.
-  s->strand.post([this, s, error] {
-    while (auto f = s->queue.try_pop()) s->worker->process(*f);
-    Status fin;
-    try {
-      fin = s->worker->finish();
-    } catch (const std::exception& e) {
-      fin = Status::error(std::string("finishing outputs failed: ") + e.what());
-    }
-    if (!fin.ok()) log::error("stream '" + s->name + "': " + fin.message());
-    std::lock_guard lock(s->mu);
-    s->error = !error.empty() ? error : (fin.ok() ? "" : fin.message());
-    s->state = s->error.empty() ? StreamState::kEnded : StreamState::kFailed;
-    s->done_cv.notify_all();
-  });
+  s->input_error = error;
+  s->input_done = true;
+  // Partial batches need not wait for a stream that sends no more.
+  for (auto& server : servers_) server->flush();
+  schedule(s);
 }
 
 // At most one step per stream is pending on its strand, so posted work stays bounded by the
@@ -142,10 +153,36 @@ void Engine::schedule(Stream* s) {
   if (!s->step_pending.exchange(true)) s->strand.post([this, s] { step(s); });
 }
 
+// Runs on the stream's strand. A frame stays in the worker until its `done` (also on the strand),
+// so at most one is in flight per stream, and the strand is free for other streams meanwhile.
 void Engine::step(Stream* s) {
   s->step_pending = false;
-  if (auto f = s->queue.try_pop()) s->worker->process(*f);
-  if (s->queue.size() > 0) schedule(s);
+  if (s->busy || s->finished) return;
+  if (auto f = s->queue.try_pop()) {
+    s->busy = true;
+    s->worker->process(*f, [this, s] {
+      s->busy = false;
+      if (s->queue.size() > 0 || s->input_done) schedule(s);
+    });
+    return;
+  }
+  if (s->input_done) finish(s);
+}
+
+// Closes the stream's outputs once its input ended and every frame was processed.
+void Engine::finish(Stream* s) {
+  s->finished = true;
+  Status fin;
+  try {
+    fin = s->worker->finish();
+  } catch (const std::exception& e) {
+    fin = Status::error(std::string("finishing outputs failed: ") + e.what());
+  }
+  if (!fin.ok()) log::error("stream '" + s->name + "': " + fin.message());
+  std::lock_guard lock(s->mu);
+  s->error = !s->input_error.empty() ? s->input_error : (fin.ok() ? "" : fin.message());
+  s->state = s->error.empty() ? StreamState::kEnded : StreamState::kFailed;
+  s->done_cv.notify_all();
 }
 
 bool Engine::wait_for(std::chrono::milliseconds timeout) {
@@ -174,6 +211,14 @@ std::vector<StreamStats> Engine::stats() const {
     st.dropped = s->queue.dropped();
     st.counters = s->worker->counters();
     out.push_back(std::move(st));
+  }
+  return out;
+}
+
+std::vector<ModelStats> Engine::model_stats() const {
+  std::vector<ModelStats> out;
+  for (const auto& server : servers_) {
+    out.push_back({server->name(), server->max_batch(), server->stats()});
   }
   return out;
 }

@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "infer/model_server.h"
 #include "pipeline/config.h"
 #include "pipeline/stream_worker.h"
 
@@ -35,6 +36,12 @@ struct StreamStats {
   StreamCounters counters;
 };
 
+struct ModelStats {
+  std::string name;
+  int max_batch = 0;  // effective: 1 for models with a fixed batch of 1
+  infer::ServerStats stats;
+};
+
 class Engine {
  public:
   // Opens every source and output first, so that a bad camera or path fails before anything
@@ -51,6 +58,7 @@ class Engine {
   // Waits up to `timeout` for every stream to finish; true when all have.
   bool wait_for(std::chrono::milliseconds timeout);
   std::vector<StreamStats> stats() const;
+  std::vector<ModelStats> model_stats() const;
 
  private:
   struct Stream;
@@ -58,7 +66,11 @@ class Engine {
   void decode_loop(Stream* s);
   void schedule(Stream* s);
   void step(Stream* s);
+  void finish(Stream* s);
 
+  // Declared before the pool and the streams, so they go last: frames in flight need them.
+  std::vector<std::unique_ptr<infer::ModelServer>> servers_;
+  infer::ServedModels served_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::unique_ptr<Stream>> streams_;
   std::atomic<bool> stop_{false};

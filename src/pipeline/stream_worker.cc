@@ -6,11 +6,15 @@
 
 namespace iris::pipeline {
 
-Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spec, int width,
-                                                           int height, double fps) {
-  std::unique_ptr<StreamWorker> w(new StreamWorker(spec));
-  w->detector_ = detect::make_detector(spec.detector);
-  w->tracker_ = track::make_sort(spec.tracker);
+Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spec,
+                                                           const StreamInput& input,
+                                                           const infer::ServedModels& models,
+                                                           Post post) {
+  std::unique_ptr<StreamWorker> w(new StreamWorker(spec, models, input.live, std::move(post)));
+  auto detector = detect::make_detector(spec.detector, models, input.live);
+  if (!detector.ok()) return detector.status().with_context("stream '" + spec.name + "'");
+  w->detector_ = std::move(detector).value();
+  w->tracker_ = track::make_tracker(spec.tracker);
   for (const auto& r : spec.rules) w->rules_.push_back(rules::make_rule(r));
   for (const auto& out : spec.jsonl) {
     auto sink = events::JsonlSink::open(out.path);
@@ -22,20 +26,53 @@ Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spe
     }
   }
   video::WriterOptions opt;
-  opt.width = width;
-  opt.height = height;
-  opt.fps = fps > 0 ? fps : 25;
+  opt.width = input.width;
+  opt.height = input.height;
+  opt.fps = input.fps > 0 ? input.fps : 25;
   for (const auto& out : spec.mp4) {
     auto writer = video::VideoWriter::open(out.path, opt);
     if (!writer.ok()) return writer.status().with_context("stream '" + spec.name + "'");
     w->writers_.push_back(std::move(writer).value());
   }
+  for (const auto& out : spec.mot) {
+    auto writer = MotWriter::open(out.path);
+    if (!writer.ok()) return writer.status().with_context("stream '" + spec.name + "'");
+    w->track_writers_.push_back(std::move(writer).value());
+  }
   return w;
 }
 
-void StreamWorker::process(const Frame& frame) {
+void StreamWorker::process(const Frame& frame, std::function<void()> done) {
+  if (frame_count_++ % spec_.detect_interval != 0) {
+    complete(frame, std::nullopt);
+    return done();
+  }
+  auto resume = [this, frame, done](Result<std::vector<Detection>> dets) {
+    post_([this, frame, done, dets = std::move(dets)]() mutable {
+      if (!dets.ok() || secondary_.empty()) {
+        complete(frame, std::move(dets));
+        return done();
+      }
+      secondary_.run(frame, std::move(dets).value(), last_tracks_,
+                     [this, frame, done](std::vector<Detection> enriched) {
+                       complete(frame, std::move(enriched));
+                       done();
+                     });
+    });
+  };
   try {
-    process_frame(frame);
+    detector_->detect(frame, std::move(resume));
+  } catch (const std::exception& e) {
+    // `resume` was not called: nothing was queued for this frame.
+    complete(frame, Status::error(std::string("detector failed: ") + e.what()));
+    done();
+  }
+}
+
+void StreamWorker::complete(const Frame& frame,
+                            const std::optional<Result<std::vector<Detection>>>& detections) {
+  try {
+    complete_frame(frame, detections);
   } catch (const std::exception& e) {
     // A bug or a library failure on one frame must not take every camera down with it.
     log::error("stream '" + spec_.name + "': frame " + std::to_string(frame.index) +
@@ -45,36 +82,53 @@ void StreamWorker::process(const Frame& frame) {
   }
 }
 
-void StreamWorker::process_frame(const Frame& frame) {
-  const bool run_detector = frame_count_++ % spec_.detect_interval == 0;
+void StreamWorker::complete_frame(const Frame& frame,
+                                  const std::optional<Result<std::vector<Detection>>>& detections) {
   track::TrackUpdate tracks;
-  if (run_detector) {
-    auto dets = detector_->detect({frame});
-    if (dets.ok()) {
-      tracks = tracker_->update(dets->front(), frame.pts);
-      detector_failed_ = false;
-    } else {
-      // Keep the stream alive: a failed detection is a frame where no detector ran.
-      if (!detector_failed_) log::warn("stream '" + spec_.name + "': " + dets.status().message());
-      detector_failed_ = true;
-      tracks = tracker_->predict(frame.pts);
-    }
+  bool detector_error = false;
+  if (detections && detections->ok()) {
+    tracks = tracker_->update(**detections, frame.pts);
+    last_detection_time_ = frame.pts;
+    detector_failed_ = false;
   } else {
+    if (detections) {
+      // Keep the stream alive: a failed detection is a frame where no detector ran.
+      const std::string& why = detections->status().message();
+      if (!detector_failed_) log::warn("stream '" + spec_.name + "': " + why);
+      detector_failed_ = true;
+      detector_error = true;
+    }
     tracks = tracker_->predict(frame.pts);
   }
+  last_tracks_ = tracks.tracks;
+  secondary_.forget(tracks.removed);
 
   rules::FrameContext ctx{spec_.name,      frame.index,   frame.pts,
                           frame.wall_time, frame.width(), frame.height()};
+  suppression_.update(tracks, ctx);
   std::vector<events::Event> events;
-  for (auto& rule : rules_) rule->evaluate(tracks, ctx, &events);
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    rules_[i]->evaluate(suppression_.input(i), ctx, &events);
+  }
+  suppression_.cool_down(&events);
   for (auto& e : events) deliver(e, frame);
   for (const auto& gone : tracks.removed) osd_.track_last_event.erase(gone.id);
 
   if (!writers_.empty() && output_error_.empty()) write_video(frame, tracks);
+  for (auto& w : track_writers_) {
+    if (!output_error_.empty()) break;
+    if (Status s = w->write(frame.index, tracks.tracks, last_detection_time_); !s) {
+      log::error("stream '" + spec_.name + "': " + s.message());
+      output_error_ = s.message();
+    }
+  }
 
   std::lock_guard lock(counters_mu_);
   ++counters_.frames;
-  if (run_detector) ++counters_.detector_runs;
+  if (detections) ++counters_.detector_runs;
+  if (detector_error) ++counters_.detector_errors;
+  counters_.secondary_failures = secondary_.failures();
+  counters_.suppressed = suppression_.counters();
   for (const auto& e : events) ++counters_.by_rule[e.rule][e.type];
   if (!events.empty()) {
     for (const auto& rule : rules_) counters_.rule_counters[rule->name()] = rule->counters();
@@ -121,6 +175,9 @@ Status StreamWorker::finish() {
     if (Status s = w->close(); !s && result.ok()) result = s;
   }
   writers_.clear();
+  for (auto& w : track_writers_) {
+    if (Status s = w->close(); !s && result.ok()) result = s;
+  }
   for (auto& sink : sinks_) {
     if (Status s = sink->close(); !s && result.ok()) result = s;
   }

@@ -1,12 +1,14 @@
-// StreamWorker: everything one stream does to a frame, in order: gate, detect, track, rules,
-// events, annotated video. It holds all per-stream state and runs on the stream's strand, one
-// frame at a time, so it takes no locks except around the counters others read.
+// StreamWorker: everything one stream does to a frame, in order: gate, detect, track, suppress,
+// rules, events, annotated video. It holds all per-stream state and runs on the stream's strand,
+// one frame at a time, so it takes no locks except around the counters others read.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,8 +17,11 @@
 #include "detect/detector.h"
 #include "events/sink.h"
 #include "pipeline/config.h"
+#include "pipeline/mot_writer.h"
 #include "pipeline/osd.h"
+#include "pipeline/secondary_stage.h"
 #include "rules/rule.h"
+#include "rules/suppression.h"
 #include "track/tracker.h"
 #include "video/video_writer.h"
 
@@ -26,40 +31,72 @@ struct StreamCounters {
   int64_t frames = 0;
   int64_t detector_runs = 0;
   int64_t events = 0;
-  int64_t event_errors = 0;  // deliveries that failed (logged)
-  int64_t frame_errors = 0;  // frames whose processing failed (logged), skipped
+  int64_t event_errors = 0;        // deliveries that failed (logged)
+  int64_t frame_errors = 0;        // frames whose processing failed (logged), skipped
+  int64_t detector_errors = 0;     // detector runs that failed or were dropped (model queue full)
+  int64_t secondary_failures = 0;  // crops a secondary model failed or dropped
   std::map<std::string, std::map<std::string, int64_t>> by_rule;        // rule -> event type -> n
   std::map<std::string, std::map<std::string, int64_t>> rule_counters;  // rule -> counters()
+  std::map<std::string, int64_t> suppressed;  // reason -> n (rules::Suppression::counters())
+};
+
+// What the stream's source is, for the outputs and for how to treat a full model queue.
+struct StreamInput {
+  int width = 0;
+  int height = 0;
+  double fps = 0;
+  bool live = false;  // a camera: requests may be dropped when a model falls behind
 };
 
 class StreamWorker {
  public:
-  // Opens the event sinks and video writers (frames of another size are scaled to this one),
-  // so that an unwritable path fails before the stream runs.
-  static Result<std::unique_ptr<StreamWorker>> create(const StreamSpec& spec, int width, int height,
-                                                      double fps);
+  using Post = std::function<void(std::function<void()>)>;  // runs a task on the stream's strand
 
-  // Never throws: a frame that fails is logged and counted, and the stream goes on.
-  void process(const Frame& frame);
+  // Opens the event sinks and video writers (frames of another size are scaled to this one),
+  // so that an unwritable path fails before the stream runs. `models` must hold every model the
+  // stream names, and outlive the worker.
+  static Result<std::unique_ptr<StreamWorker>> create(const StreamSpec& spec,
+                                                      const StreamInput& input,
+                                                      const infer::ServedModels& models, Post post);
+
+  // Called on the strand, one frame at a time: the caller waits for `done` before the next
+  // frame. `done` runs on the strand, when the frame is fully processed; a DNN detector's result
+  // arrives in between, so the strand is free for other streams meanwhile. Never throws: a frame
+  // that fails is logged and counted, and the stream goes on.
+  void process(const Frame& frame, std::function<void()> done);
   // Closes the videos (so the MP4 plays) and the sinks. Fails if any output failed on the way.
   Status finish();
 
   StreamCounters counters() const;
 
  private:
-  explicit StreamWorker(const StreamSpec& spec) : spec_(spec) {}
-  void process_frame(const Frame& frame);
+  StreamWorker(const StreamSpec& spec, const infer::ServedModels& models, bool live, Post post)
+      : spec_(spec),
+        post_(std::move(post)),
+        secondary_(spec.secondary, models, live, post_),
+        suppression_(spec.suppression, spec.rules) {}
+  // Tracking, rules, events and outputs of a frame; `detections` is empty where no detector ran.
+  void complete(const Frame& frame,
+                const std::optional<Result<std::vector<Detection>>>& detections);
+  void complete_frame(const Frame& frame,
+                      const std::optional<Result<std::vector<Detection>>>& detections);
   void deliver(events::Event& e, const Frame& frame);
   void write_video(const Frame& frame, const track::TrackUpdate& tracks);
 
   StreamSpec spec_;
+  Post post_;
   std::unique_ptr<detect::Detector> detector_;
+  SecondaryStage secondary_;
+  std::vector<track::Track> last_tracks_;  // after the last update or predict
   std::unique_ptr<track::Tracker> tracker_;
-  std::vector<std::unique_ptr<rules::Rule>> rules_;
+  rules::Suppression suppression_;
+  std::vector<std::unique_ptr<rules::Rule>> rules_;  // rule i reads suppression_.input(i)
   std::vector<std::unique_ptr<events::Sink>> sinks_;
   std::vector<std::string> snapshot_dirs_;  // one per jsonl sink that asked for snapshots
   std::vector<std::unique_ptr<video::VideoWriter>> writers_;  // one per mp4 output
-  std::string output_error_;  // first failure of a video output; the stream then ends failed
+  std::vector<std::unique_ptr<MotWriter>> track_writers_;     // one per mot output
+  double last_detection_time_ = 0;  // media time of the last successful detector run
+  std::string output_error_;  // first failed video or track output; the stream then ends failed
   bool detector_failed_ = false;
   OsdState osd_;
   int64_t frame_count_ = 0;

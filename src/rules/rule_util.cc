@@ -1,6 +1,7 @@
 #include "rules/rule_util.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace iris::rules {
 
@@ -19,8 +20,23 @@ std::vector<Point> to_pixels(const RuleCommon& common, const std::vector<Point>&
   return out;
 }
 
-events::Event make_event(const char* type, const RuleCommon& common, const track::Track& track,
-                         const FrameContext& ctx) {
+PixelPolygon::PixelPolygon(const RuleCommon& common, std::vector<Point> points)
+    : normalized_(common.normalized),
+      points_(std::move(points)),
+      pixels_{to_pixels(common, points_, 0, 0)} {}
+
+const Polygon& PixelPolygon::at(int width, int height) {
+  if (normalized_ && (width != width_ || height != height_)) {
+    for (size_t i = 0; i < points_.size(); ++i) {
+      pixels_.points[i] = {points_[i].x * width, points_[i].y * height};
+    }
+  }
+  width_ = width;
+  height_ = height;
+  return pixels_;
+}
+
+events::Event make_event(const char* type, const RuleCommon& common, const FrameContext& ctx) {
   events::Event e;
   e.id = events::new_event_id(ctx.wall_time);
   e.type = type;
@@ -29,10 +45,18 @@ events::Event make_event(const char* type, const RuleCommon& common, const track
   e.media_time = ctx.media_time;
   e.frame = ctx.frame;
   e.wall_time = ctx.wall_time;
+  return e;
+}
+
+events::Event make_event(const char* type, const RuleCommon& common, const track::Track& track,
+                         const FrameContext& ctx) {
+  events::Event e = make_event(type, common, ctx);
   e.track_id = track.id;
   e.label = track.label;
   e.confidence = track.score;
   e.box = track.box;
+  e.attributes = track.classes;
+  e.embedding = track.embedding;
   return e;
 }
 

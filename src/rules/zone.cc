@@ -7,18 +7,13 @@
 
 namespace iris::rules {
 
-ZoneRule::ZoneRule(ZoneSpec spec)
-    : spec_(std::move(spec)), polygon_{to_pixels(spec_.common, spec_.polygon, 0, 0)} {}
+ZoneRule::ZoneRule(ZoneSpec spec) : spec_(std::move(spec)), polygon_(spec_.common, spec_.polygon) {}
 
 void ZoneRule::evaluate(const track::TrackUpdate& tracks, const FrameContext& ctx,
                         std::vector<events::Event>* out) {
-  if (ctx.width != width_ || ctx.height != height_) {
-    width_ = ctx.width;
-    height_ = ctx.height;
-    polygon_.points = to_pixels(spec_.common, spec_.polygon, width_, height_);
-  }
+  const Polygon& polygon = polygon_.at(ctx.width, ctx.height);
   for (const track::Track& t : tracks.tracks) {
-    if (selects(spec_.common, t)) observe(t, ctx, out);
+    if (selects(spec_.common, t)) observe(t, polygon, ctx, out);
   }
   for (const track::Track& t : tracks.removed) {
     auto it = visits_.find(t.id);
@@ -28,19 +23,23 @@ void ZoneRule::evaluate(const track::TrackUpdate& tracks, const FrameContext& ct
   }
 }
 
-void ZoneRule::observe(const track::Track& track, const FrameContext& ctx,
+void ZoneRule::observe(const track::Track& track, const Polygon& polygon, const FrameContext& ctx,
                        std::vector<events::Event>* out) {
-  const bool inside = polygon_.contains(anchor_point(track.box, spec_.common.anchor));
+  const bool inside = polygon.contains(anchor_point(track.box, spec_.common.anchor));
   auto it = visits_.find(track.id);
   if (it == visits_.end()) {
     if (!inside) return;
     Visit visit;
     visit.t_in = ctx.media_time;
     visit.matched_frame = ctx.frame;
+    visit.matched_time = track.last_matched;
     it = visits_.emplace(track.id, visit).first;
   }
   Visit& v = it->second;
-  if (track.matched) v.matched_frame = ctx.frame;
+  if (track.matched) {
+    v.matched_frame = ctx.frame;
+    v.matched_time = track.last_matched;
+  }
 
   if (inside) {
     v.outside = false;  // back within the grace: the same visit goes on
@@ -66,11 +65,12 @@ void ZoneRule::finish_removed(const track::Track& track, const Visit& visit,
                               const FrameContext& ctx, std::vector<events::Event>* out) {
   if (!visit.entered) return;
   // A detection matched outside the zone means the object was seen leaving before the track was
-  // lost: that is a real exit, at the moment it went out.
-  if (visit.outside && track.last_matched >= visit.out_time) {
+  // lost: that is a real exit, at the moment it went out. Times are those this rule saw: a track
+  // the suppression stage withdrew was last seen by the rule on the frame before.
+  if (visit.outside && visit.matched_time >= visit.out_time) {
     emit_exit(track, visit, ctx, visit.out_time, visit.out_frame, visit.out_box, "left", out);
   } else {
-    emit_exit(track, visit, ctx, track.last_matched, visit.matched_frame, track.box, "lost", out);
+    emit_exit(track, visit, ctx, visit.matched_time, visit.matched_frame, track.box, "lost", out);
   }
 }
 
@@ -95,7 +95,7 @@ void ZoneRule::record(events::Event e, std::vector<events::Event>* out) {
 
 Overlay ZoneRule::overlay() const {
   Overlay o;
-  o.points = polygon_.points;
+  o.points = polygon_.last().points;
   o.closed = true;
   o.caption =
       spec_.common.name + "  enter " + std::to_string(enters_) + "  exit " + std::to_string(exits_);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "rules/rule.h"
+#include "rules/rule_util.h"
 
 namespace iris::rules {
 
@@ -34,10 +35,12 @@ class ZoneRule : public Rule {
     double out_time = 0;   // first outside frame of the current excursion
     int64_t out_frame = 0;
     Box out_box;                // the object's box on that frame
-    int64_t matched_frame = 0;  // last frame on which the tracker matched a detection
+    int64_t matched_frame = 0;  // last frame this rule saw the tracker match a detection...
+    double matched_time = 0;    // ...and its media time
   };
 
-  void observe(const track::Track& track, const FrameContext& ctx, std::vector<events::Event>* out);
+  void observe(const track::Track& track, const Polygon& polygon, const FrameContext& ctx,
+               std::vector<events::Event>* out);
   void finish_removed(const track::Track& track, const Visit& visit, const FrameContext& ctx,
                       std::vector<events::Event>* out);
   void emit_exit(const track::Track& track, const Visit& visit, const FrameContext& ctx,
@@ -46,9 +49,7 @@ class ZoneRule : public Rule {
   void record(events::Event e, std::vector<events::Event>* out);
 
   ZoneSpec spec_;
-  int width_ = 0;  // frame size the polygon was last resolved for
-  int height_ = 0;
-  Polygon polygon_;  // pixels
+  PixelPolygon polygon_;
   std::unordered_map<int64_t, Visit> visits_;
   int64_t enters_ = 0;
   int64_t exits_ = 0;

@@ -1,4 +1,5 @@
-// Class-aware IoU matching of tracks to detections, solved optimally (core/assignment.h).
+// Class-aware matching of tracks to detections by IoU (and optionally appearance), solved
+// optimally (core/assignment.h).
 #pragma once
 
 #include <vector>
@@ -22,5 +23,13 @@ struct IouMatches {
 // greedily), then drops pairs whose IoU is below iou_threshold. Only equal labels ever pair.
 IouMatches match_by_iou(const std::vector<Track>& tracks, const std::vector<Detection>& detections,
                         double iou_threshold);
+
+// Pairs tracks with detections minimising total cost among pairs of equal label with IoU >=
+// min_iou; other pairs are excluded before solving, so they can never displace an allowed one. A
+// pair costs 1 - IoU; with appearance_weight w > 0, where the track and the detection both have
+// embeddings of one length, (1 - w) * (1 - IoU) + w * cosine distance. The track's appearance is
+// whatever the caller keeps in Track::embedding.
+IouMatches match_gated(const std::vector<Track>& tracks, const std::vector<Detection>& detections,
+                       double min_iou, double appearance_weight);
 
 }  // namespace iris::track

@@ -129,9 +129,11 @@ streams:
   EXPECT_DOUBLE_EQ(motion.learning_rate, 0.5);
   EXPECT_DOUBLE_EQ(motion.min_area, 0.01);
   EXPECT_EQ(motion.label, "mover");
-  EXPECT_DOUBLE_EQ(lobby.tracker.max_age, 2.5);
-  EXPECT_EQ(lobby.tracker.min_hits, 2);
-  EXPECT_DOUBLE_EQ(lobby.tracker.iou_threshold, 0.5);
+  ASSERT_TRUE(std::holds_alternative<track::SortSpec>(lobby.tracker));
+  const auto& lobby_sort = std::get<track::SortSpec>(lobby.tracker);
+  EXPECT_DOUBLE_EQ(lobby_sort.max_age, 2.5);
+  EXPECT_EQ(lobby_sort.min_hits, 2);
+  EXPECT_DOUBLE_EQ(lobby_sort.iou_threshold, 0.5);
 
   ASSERT_EQ(lobby.rules.size(), 2u);
   ASSERT_TRUE(std::holds_alternative<rules::ZoneSpec>(lobby.rules[0]));
@@ -175,9 +177,10 @@ streams:
   EXPECT_DOUBLE_EQ(hog.min_confidence, 0.25);
   EXPECT_EQ(hog.label, "pedestrian");
   // The stream's tracker replaces the defaults' one as a whole: unset keys take SortSpec's values.
-  EXPECT_DOUBLE_EQ(gate.tracker.max_age, track::SortSpec{}.max_age);
-  EXPECT_EQ(gate.tracker.min_hits, track::SortSpec{}.min_hits);
-  EXPECT_DOUBLE_EQ(gate.tracker.iou_threshold, track::SortSpec{}.iou_threshold);
+  const auto& gate_sort = std::get<track::SortSpec>(gate.tracker);
+  EXPECT_DOUBLE_EQ(gate_sort.max_age, track::SortSpec{}.max_age);
+  EXPECT_EQ(gate_sort.min_hits, track::SortSpec{}.min_hits);
+  EXPECT_DOUBLE_EQ(gate_sort.iou_threshold, track::SortSpec{}.iou_threshold);
   EXPECT_TRUE(gate.rules.empty());
   EXPECT_TRUE(gate.jsonl.empty());
   EXPECT_TRUE(gate.mp4.empty());
@@ -204,8 +207,9 @@ TEST_F(ConfigTest, MinimalStreamTakesDocumentedDefaults) {
   EXPECT_EQ(hog.stride, hog_defaults.stride);
   EXPECT_DOUBLE_EQ(hog.min_confidence, hog_defaults.min_confidence);
   EXPECT_EQ(hog.label, hog_defaults.label);
-  EXPECT_DOUBLE_EQ(s.tracker.max_age, track::SortSpec{}.max_age);
-  EXPECT_EQ(s.tracker.min_hits, track::SortSpec{}.min_hits);
+  ASSERT_TRUE(std::holds_alternative<track::SortSpec>(s.tracker));
+  EXPECT_DOUBLE_EQ(std::get<track::SortSpec>(s.tracker).max_age, track::SortSpec{}.max_age);
+  EXPECT_EQ(std::get<track::SortSpec>(s.tracker).min_hits, track::SortSpec{}.min_hits);
   EXPECT_TRUE(s.rules.empty());
 }
 
@@ -323,7 +327,7 @@ stream:
   EXPECT_TRUE(contains(message,
                        "test.yaml:2:3: defaults.url: unknown key 'url' in defaults; "
                        "allowed keys: loop, realtime, timeout, detect_interval, "
-                       "detector, tracker"));
+                       "detector, secondary, tracker"));
   EXPECT_TRUE(contains(message,
                        "test.yaml:4:1: stream: unknown key 'stream' at the top level "
                        "(did you mean 'streams'?)"));
@@ -474,7 +478,7 @@ TEST_F(ConfigTest, MissingRequiredKeys) {
                        "key 'type'; choose one of: jsonl, mp4"));
   EXPECT_TRUE(contains(message,
                        "test.yaml:11:14: streams[0].tracker.type: missing required key "
-                       "'type'; choose one of: sort"));
+                       "'type'; choose one of: sort, bytetrack"));
 }
 
 TEST_F(ConfigTest, DetectorInDefaultsSatisfiesEveryStream) {
@@ -713,9 +717,9 @@ TEST_F(ConfigTest, UnknownTypesListTheKnownOnes) {
   - name: cam
     url: VIDEO
     detector: {type: yolo}
-    tracker: {type: bytetrack}
+    tracker: {type: deepsort}
     rules:
-      - {name: r, type: loiter}
+      - {name: r, type: wander}
     outputs:
       - {type: mqtt}
   - name: cam2
@@ -727,10 +731,10 @@ TEST_F(ConfigTest, UnknownTypesListTheKnownOnes) {
                        "'yolo'; choose one of: hog, motion"));
   EXPECT_TRUE(contains(message,
                        "test.yaml:5:21: streams[0].tracker.type: unknown tracker type "
-                       "'bytetrack'; choose one of: sort"));
+                       "'deepsort'; choose one of: sort, bytetrack"));
   EXPECT_TRUE(contains(message,
                        "test.yaml:7:25: streams[0].rules[0].type: unknown rule type "
-                       "'loiter'; choose one of: zone, line"));
+                       "'wander'; choose one of: zone, line, loiter, crowd"));
   EXPECT_TRUE(contains(message,
                        "test.yaml:9:16: streams[0].outputs[0].type: unknown output type "
                        "'mqtt'; choose one of: jsonl, mp4"));

@@ -1,14 +1,16 @@
-// Test helpers for rules: tracks placed by their anchor point and a runner that feeds one
+// Test helpers for rules: tracks placed by their anchor point and runners that feed one
 // TrackUpdate per frame at 10 fps, so expected frames and media times are easy to write down.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "events/event.h"
 #include "rules/rule.h"
+#include "rules/suppression.h"
 #include "track/tracker.h"
 
 namespace iris::rules::testing {
@@ -70,6 +72,63 @@ class Runner {
   int width_;
   int height_;
   int64_t frame_ = 0;
+  std::vector<events::Event> all_;
+};
+
+// Runs rules behind the suppression stage as the stream worker does (tracker output -> update ->
+// each rule's input -> cool-down), at 10 fps from a wall-clock start; skip() jumps ahead.
+class StageRunner {
+ public:
+  StageRunner(const SuppressionSpec& stream, std::vector<RuleSpec> specs,
+              double wall_start = kWallStart, int width = 640, int height = 480)
+      : specs_(std::move(specs)),
+        suppression_(stream, specs_),
+        wall_start_(wall_start),
+        width_(width),
+        height_(height) {
+    for (const RuleSpec& s : specs_) rules_.push_back(make_rule(s));
+  }
+
+  std::vector<events::Event> step(std::vector<track::Track> tracks,
+                                  std::vector<track::Track> removed = {}) {
+    FrameContext ctx;
+    ctx.stream = "cam";
+    ctx.frame = frame_;
+    ctx.media_time = media_time();
+    ctx.wall_time = wall_start_ + ctx.media_time;
+    ctx.width = width_;
+    ctx.height = height_;
+    for (track::Track& t : tracks) {
+      if (t.matched) t.last_matched = ctx.media_time;
+    }
+    suppression_.update({std::move(tracks), std::move(removed)}, ctx);
+    std::vector<events::Event> out;
+    for (size_t i = 0; i < rules_.size(); ++i)
+      rules_[i]->evaluate(suppression_.input(i), ctx, &out);
+    suppression_.cool_down(&out);
+    all_.insert(all_.end(), out.begin(), out.end());
+    ++frame_;
+    return out;
+  }
+  std::vector<events::Event> step(const track::Track& t) { return step(std::vector{t}); }
+  // Moves the clock on by `seconds` without a frame (frame numbers go on from where they were).
+  void skip(double seconds) { skipped_ += seconds; }
+
+  int64_t frame() const { return frame_; }
+  double media_time() const { return frame_ / kFps + skipped_; }
+  Suppression& suppression() { return suppression_; }
+  Rule& rule(size_t i) { return *rules_.at(i); }
+  const std::vector<events::Event>& events() const { return all_; }
+
+ private:
+  std::vector<RuleSpec> specs_;
+  Suppression suppression_;
+  std::vector<std::unique_ptr<Rule>> rules_;
+  double wall_start_;
+  int width_;
+  int height_;
+  int64_t frame_ = 0;
+  double skipped_ = 0;
   std::vector<events::Event> all_;
 };
 

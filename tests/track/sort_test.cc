@@ -29,7 +29,7 @@ void expect_ordered_by_id(const std::vector<Track>& tracks) {
 }
 
 TEST(Sort, IdsStartAtOneAndNewTracksAreTentative) {
-  auto sort = make_sort({.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
   const TrackUpdate u = sort->update(
       {det(centered(100, 100, 40, 80)), det(centered(400, 100, 40, 80), "car", 0.7f)}, 0.0);
   ASSERT_EQ(u.tracks.size(), 2u);
@@ -46,7 +46,7 @@ TEST(Sort, IdsStartAtOneAndNewTracksAreTentative) {
 }
 
 TEST(Sort, ConfirmsAtMinHitsAndStaysConfirmed) {
-  auto sort = make_sort({.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
   const Box b = centered(200, 200, 50, 100);
   EXPECT_FALSE(sort->update({det(b)}, 0.0).tracks.at(0).confirmed);
   EXPECT_FALSE(sort->update({det(b)}, 0.1).tracks.at(0).confirmed);
@@ -67,12 +67,12 @@ TEST(Sort, ConfirmsAtMinHitsAndStaysConfirmed) {
 }
 
 TEST(Sort, MinHitsOfOneConfirmsAtOnce) {
-  auto sort = make_sort({.max_age = 1.0, .min_hits = 1, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 1, .iou_threshold = 0.3});
   EXPECT_TRUE(sort->update({det(centered(50, 50, 20, 20))}, 0.0).tracks.at(0).confirmed);
 }
 
 TEST(Sort, TentativeTrackDiesOnItsFirstMiss) {
-  auto sort = make_sort({.max_age = 5.0, .min_hits = 3, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 5.0, .min_hits = 3, .iou_threshold = 0.3});
   const Box b = centered(200, 200, 50, 100);
   sort->update({det(b)}, 0.0);
   sort->update({det(b)}, 0.1);
@@ -97,7 +97,7 @@ TEST(Sort, TentativeTrackDiesOnItsFirstMiss) {
 TEST(Sort, KeepsIdentityThroughFiveMissedFrames) {
   // 40x80 object at 100 px/s, 10 fps: 10 px per frame. After 6 frames it has moved 60 px, more
   // than its width, so only the motion model can bridge the gap.
-  auto sort = make_sort({.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
   auto truth = [](int frame) { return centered(100 + 10.0 * frame, 300, 40, 80); };
   for (int frame = 0; frame < 40; ++frame) {
     const double t = frame * 0.1;
@@ -117,7 +117,7 @@ TEST(Sort, KeepsIdentityThroughFiveMissedFrames) {
 
 TEST(Sort, ExpiredTrackIsReportedExactlyOnce) {
   // Steps of 1/8 s are exact in binary, so the expiry instant is exact too.
-  auto sort = make_sort({.max_age = 1.0, .min_hits = 2, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 2, .iou_threshold = 0.3});
   const Box b = centered(300, 300, 60, 120);
   sort->update({det(b)}, 0.0);
   sort->update({det(b)}, 0.125);
@@ -145,7 +145,7 @@ TEST(Sort, ExpiredTrackIsReportedExactlyOnce) {
 }
 
 TEST(Sort, ExpiryAppliesInPredict) {
-  auto sort = make_sort({.max_age = 0.5, .min_hits = 1, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 0.5, .min_hits = 1, .iou_threshold = 0.3});
   sort->update({det(centered(10, 10, 10, 10))}, 1.0);
   EXPECT_EQ(sort->predict(1.5).tracks.size(), 1u);
   const TrackUpdate gone = sort->predict(1.75);
@@ -157,7 +157,7 @@ TEST(Sort, ExpiryAppliesInPredict) {
 TEST(Sort, CrossingObjectsKeepTheirIds) {
   // Same class, same size, opposite directions at 100 px/s, crossing at t = 2 s with nearly the
   // same boxes (15 px apart vertically).
-  auto sort = make_sort({.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
   auto a = [](double t) { return centered(100 + 100 * t, 200, 40, 80); };
   auto b = [](double t) { return centered(500 - 100 * t, 215, 40, 80); };
   std::set<int64_t> ids;
@@ -180,7 +180,7 @@ TEST(Sort, OptimalAssignmentWhereGreedyFails) {
   // Tracks T1 at x=0 and T2 at x=-50 (100x100 boxes, still: zero velocity). Next frame detections
   // D1 at x=-10, D2 at x=+20: IoU(T1,D1)=.82, IoU(T1,D2)=.67, IoU(T2,D1)=.43, IoU(T2,D2)=.18.
   // Greedy would give T1-D1 and start a new track for D2; optimal keeps both: T1-D2, T2-D1.
-  auto sort = make_sort({.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
   auto row_box = [](double x) { return Box{x, 0, x + 100, 100}; };
   sort->update({det(row_box(0)), det(row_box(-50))}, 0.0);
   const Box d1 = row_box(-10), d2 = row_box(20);
@@ -196,7 +196,7 @@ TEST(Sort, OptimalAssignmentWhereGreedyFails) {
 }
 
 TEST(Sort, DifferentLabelsNeverMatch) {
-  auto sort = make_sort({.max_age = 1.0, .min_hits = 1, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 1, .iou_threshold = 0.3});
   const Box b = centered(100, 100, 50, 50);
   sort->update({det(b, "person")}, 0.0);
   const TrackUpdate u = sort->update({det(b, "car")}, 0.1);
@@ -217,7 +217,7 @@ TEST(Sort, DifferentLabelsNeverMatch) {
 }
 
 TEST(Sort, ResetForgetsTracksButNeverReusesIds) {
-  auto sort = make_sort({.max_age = 1.0, .min_hits = 1, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 1, .iou_threshold = 0.3});
   sort->update({det(centered(100, 100, 50, 50)), det(centered(300, 100, 50, 50))}, 0.0);
   sort->reset();
   const TrackUpdate after = sort->predict(0.1);
@@ -230,7 +230,7 @@ TEST(Sort, ResetForgetsTracksButNeverReusesIds) {
 
 TEST(Sort, StateStaysBoundedUnderFlicker) {
   // 5000 frames (200 s at 25 fps) of random short-lived detections, plus one steady object.
-  auto sort = make_sort({.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
+  auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 3, .iou_threshold = 0.3});
   std::mt19937 rng(99);
   std::uniform_int_distribution<int> count(0, 6);
   std::uniform_real_distribution<double> x(0, 1920), y(0, 1080), side(20, 200);

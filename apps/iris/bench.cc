@@ -1,0 +1,485 @@
+// iris bench model: llama-bench for one model. Times raw inference (random input, no pre- or
+// post-processing) through the Backend/Context API for every batch size x thread count.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "apps/iris/commands.h"
+#include "infer/backend.h"
+
+namespace iris::app {
+
+const char kBenchUsage[] =
+    "usage: iris bench model MODEL [--backend NAME] [--batch 1,4] [--threads 1,2] [--repeat N]\n"
+    "                              [--warmup N] [--input WxH] [--json]\n\n"
+    "Times raw inference of MODEL (an .onnx file) on random input, without pre- or\n"
+    "post-processing, for every combination of batch size and thread count, in the manner of\n"
+    "llama-bench. Each combination gets a fresh context, --warmup untimed runs, then --repeat\n"
+    "timed runs. Latency is per batch (p50, p90, p99 in ms); throughput is samples per second.\n"
+    "A thread count is OpenCV's (cv::setNumThreads), which is process-wide. A model with a fixed\n"
+    "batch of 1 reports n/a for larger batches. Output fields: docs/bench.md.\n\n"
+    "options:\n"
+    "  --backend NAME  inference backend (default opencv)\n"
+    "  --batch LIST    batch sizes, comma-separated, 1 to 1024 (default 1)\n"
+    "  --threads LIST  thread counts, comma-separated, 1 to 256 (default: OpenCV's, one per core)\n"
+    "  --repeat N      timed runs per combination (default 20)\n"
+    "  --warmup N      untimed runs before them (default 3)\n"
+    "  --input WxH     input width and height, for models that leave them free\n"
+    "  --json          one JSON document instead of the table\n\n"
+    "Progress goes to stderr when stdout is a terminal or the run takes a while.\n"
+    "Exit status: 0 when every combination ran or is n/a, 1 when the model failed to load or\n"
+    "run, 2 for bad arguments.\n";
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchArgs {
+  std::string model;
+  std::string backend = "opencv";
+  std::vector<int> batches{1};
+  std::vector<int> threads;  // empty: OpenCV's default
+  int repeat = 20;
+  int warmup = 3;
+  int input_width = 0;  // 0: from the model
+  int input_height = 0;
+  bool json = false;
+};
+
+// A whole number in [lo, hi], digits only.
+std::optional<int> parse_int(const std::string& text, int lo, int hi) {
+  if (text.empty() || text.size() > 9) return std::nullopt;
+  if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  const int v = std::stoi(text);
+  if (v < lo || v > hi) return std::nullopt;
+  return v;
+}
+
+// "1,4,8" -> {1, 4, 8}, each in [lo, hi].
+std::optional<std::vector<int>> parse_list(const std::string& text, int lo, int hi) {
+  std::vector<int> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    const auto v = parse_int(text.substr(start, comma - start), lo, hi);
+    if (!v) return std::nullopt;
+    out.push_back(*v);
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+bool parse_size(const std::string& text, int* width, int* height) {
+  const size_t x = text.find('x');
+  if (x == std::string::npos) return false;
+  const auto w = parse_int(text.substr(0, x), 1, 16384);
+  const auto h = parse_int(text.substr(x + 1), 1, 16384);
+  if (!w || !h) return false;
+  *width = *w;
+  *height = *h;
+  return true;
+}
+
+// Prints the problem and returns nullopt when the arguments are wrong.
+std::optional<BenchArgs> parse(const Args& args) {
+  if (args.empty() || args[0] != "model") {
+    std::fprintf(
+        stderr, "iris bench: %s; fix: iris bench model MODEL\n\n%s",
+        args.empty() ? "needs what to benchmark" : ("unknown target '" + args[0] + "'").c_str(),
+        kBenchUsage);
+    return std::nullopt;
+  }
+  BenchArgs a;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (flag == "--json") {
+      a.json = true;
+      continue;
+    }
+    if (flag.rfind("--", 0) != 0) {
+      if (!a.model.empty()) {
+        std::fprintf(stderr, "iris bench: unexpected argument '%s' (one MODEL only)\n\n%s",
+                     flag.c_str(), kBenchUsage);
+        return std::nullopt;
+      }
+      a.model = flag;
+      continue;
+    }
+    const char* want = nullptr;  // what the flag's value must be, when it is not that
+    const std::string value = i + 1 < args.size() ? args[i + 1] : "";
+    if (flag == "--backend") {
+      a.backend = value;
+      if (value.empty()) want = "backend name such as opencv";
+    } else if (flag == "--batch" || flag == "--threads") {
+      const bool batch = flag == "--batch";
+      if (const auto v = parse_list(value, 1, batch ? 1024 : 256)) {
+        (batch ? a.batches : a.threads) = *v;
+      } else {
+        want = batch ? "comma-separated list of batch sizes from 1 to 1024, such as 1,4"
+                     : "comma-separated list of thread counts from 1 to 256, such as 1,2";
+      }
+    } else if (flag == "--repeat" || flag == "--warmup") {
+      const bool repeat = flag == "--repeat";
+      if (const auto v = parse_int(value, repeat ? 1 : 0, 1000000)) {
+        (repeat ? a.repeat : a.warmup) = *v;
+      } else {
+        want = repeat ? "number of runs from 1 to 1000000" : "number of runs from 0 to 1000000";
+      }
+    } else if (flag == "--input") {
+      if (!parse_size(value, &a.input_width, &a.input_height)) {
+        want = "size WxH such as 640x480 (sides from 1 to 16384)";
+      }
+    } else {
+      std::fprintf(stderr, "iris bench: unknown option '%s'\n\n%s", flag.c_str(), kBenchUsage);
+      return std::nullopt;
+    }
+    if (want) {
+      std::fprintf(stderr, "iris bench: %s needs a %s; got %s\n", flag.c_str(), want,
+                   i + 1 < args.size() ? ("'" + value + "'").c_str() : "nothing");
+      return std::nullopt;
+    }
+    ++i;
+  }
+  if (a.model.empty()) {
+    std::fprintf(stderr, "iris bench model: needs MODEL, an .onnx file\n\n%s", kBenchUsage);
+    return std::nullopt;
+  }
+  if (a.threads.empty()) a.threads = {cv::getNumThreads()};
+  return a;
+}
+
+// The input of a batch of one with every dimension known: free image sides come from --input, a
+// free channel axis is 3. Sets *usage when the arguments are at fault (exit 2), not the model.
+Result<std::vector<int64_t>> sample_shape(const infer::TensorInfo& in, const BenchArgs& a,
+                                          bool* usage) {
+  const auto& s = in.shape;
+  const std::string what = "input '" + in.name + "' " + infer::shape_string(s);
+  *usage = false;
+  if (s.empty()) {
+    return Status::error("input '" + in.name +
+                         "' declares no shape; fix: re-export the model with its input shape");
+  }
+  std::vector<int64_t> shape = s;
+  shape[0] = 1;
+  // [N, C, H, W] unless the last axis holds the 3 channels ([N, H, W, 3]).
+  const bool image = s.size() == 4;
+  const bool nhwc = image && s[3] == 3 && s[1] != 3;
+  const size_t h = nhwc ? 1 : 2, w = nhwc ? 2 : 3;
+  if (image && !nhwc && shape[1] < 0) shape[1] = 3;
+  for (size_t i = 1; i < s.size(); ++i) {
+    if (shape[i] < 0 && !(image && (i == h || i == w))) {
+      return Status::error(what + " leaves dimension " + std::to_string(i) +
+                           " free; bench fills in only the batch and an image's width and "
+                           "height; fix: re-export the model with that dimension fixed");
+    }
+  }
+  *usage = true;
+  if (!image) {
+    if (a.input_width == 0) return shape;
+    return Status::error("--input applies to image inputs ([N, C, H, W] or [N, H, W, C]), and " +
+                         what + " is not one; fix: drop --input");
+  }
+  if (a.input_width == 0) {
+    if (s[h] > 0 && s[w] > 0) return shape;
+    return Status::error(what +
+                         " leaves its width and height free; fix: pass --input WxH, the size "
+                         "the model was trained at");
+  }
+  if ((s[w] > 0 && s[w] != a.input_width) || (s[h] > 0 && s[h] != a.input_height)) {
+    return Status::error(what + " has a fixed size of " + std::to_string(s[w]) + "x" +
+                         std::to_string(s[h]) + " but --input asks for " +
+                         std::to_string(a.input_width) + "x" + std::to_string(a.input_height) +
+                         "; fix: drop --input");
+  }
+  shape[w] = a.input_width;
+  shape[h] = a.input_height;
+  return shape;
+}
+
+struct Row {
+  int batch = 0;
+  int threads = 0;
+  std::string status;  // "ok", "n/a" (the model cannot take the batch) or "error"
+  std::string reason;  // why, when not ok
+  std::vector<int64_t> input_shape;
+  std::vector<double> ms;  // latency per batch, sorted
+};
+
+// Nearest rank, so that p50 <= p90 <= p99 are all measured values.
+double percentile(const std::vector<double>& sorted, double p) {
+  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * sorted.size()));
+  return sorted[std::max<size_t>(rank, 1) - 1];
+}
+
+double mean(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return sum / v.size();
+}
+
+double samples_per_s(const Row& r) { return r.batch * 1000.0 / mean(r.ms); }
+
+// Progress on stderr, shown when stdout is a terminal (someone is watching) or once the run has
+// taken a while. On a terminal it is one line rewritten in place, otherwise a line per row.
+class Progress {
+ public:
+  Progress()
+      : start_(Clock::now()),
+        watching_(isatty(STDOUT_FILENO) == 1),
+        tty_(isatty(STDERR_FILENO) == 1) {}
+  ~Progress() {
+    if (shown_ && tty_) std::fprintf(stderr, "\r\033[K");
+  }
+
+  void update(const std::string& row, int run, int runs) {
+    const auto now = Clock::now();
+    if (!watching_ && now - start_ < std::chrono::seconds(2)) return;
+    if (tty_) {
+      if (run > 0 && run + 1 < runs && now - last_ < std::chrono::milliseconds(100)) return;
+      last_ = now;
+      std::fprintf(stderr, "\r\033[Kiris bench: %s: run %d/%d", row.c_str(), run + 1, runs);
+    } else if (row != last_row_) {
+      std::fprintf(stderr, "iris bench: %s\n", row.c_str());
+    }
+    last_row_ = row;
+    shown_ = true;
+  }
+
+ private:
+  const Clock::time_point start_;
+  const bool watching_;
+  const bool tty_;
+  Clock::time_point last_;
+  std::string last_row_;
+  bool shown_ = false;
+};
+
+Row bench_row(const infer::LoadedModel& model, const std::vector<int64_t>& sample, int batch,
+              int threads, const BenchArgs& a, const std::string& label, Progress& progress) {
+  Row row{.batch = batch, .threads = threads};
+  const infer::ModelInfo& info = model.info();
+  if (info.max_batch > 0 && batch > info.max_batch) {
+    row.status = "n/a";
+    row.reason = "the model has a fixed batch of " + std::to_string(info.max_batch) + " (input '" +
+                 info.inputs[0].name + "' " + infer::shape_string(info.inputs[0].shape) + ")";
+    return row;
+  }
+  cv::setNumThreads(threads);
+  infer::Tensor input{.name = info.inputs[0].name, .shape = sample};
+  input.shape[0] = batch;
+  row.input_shape = input.shape;
+  input.data.resize(input.element_count());
+  std::mt19937 rng(batch);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  for (float& v : input.data) v = uniform(rng);
+
+  // A fresh context per row, so that no row runs on buffers sized by the one before.
+  auto context = model.new_context();
+  if (!context.ok()) {
+    row.status = "error";
+    row.reason = context.status().message();
+    return row;
+  }
+  const int runs = a.warmup + a.repeat;
+  for (int i = 0; i < runs; ++i) {
+    progress.update(label, i, runs);
+    const auto t0 = Clock::now();
+    auto out = (*context)->infer(input);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (!out.ok()) {
+      row.status = "error";
+      row.reason = out.status().message();
+      row.ms.clear();
+      return row;
+    }
+    if (i >= a.warmup) row.ms.push_back(ms);
+  }
+  std::sort(row.ms.begin(), row.ms.end());
+  row.status = "ok";
+  return row;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+  }
+  return "unknown";
+}
+
+double rounded(double v) { return std::round(v * 1e4) / 1e4; }
+
+nlohmann::ordered_json row_json(const Row& r) {
+  nlohmann::ordered_json j{{"batch", r.batch}, {"threads", r.threads}, {"status", r.status}};
+  if (r.status != "ok") {
+    j["reason"] = r.reason;
+    return j;
+  }
+  j["input_shape"] = r.input_shape;
+  j["runs"] = r.ms.size();
+  j["p50_ms"] = rounded(percentile(r.ms, 50));
+  j["p90_ms"] = rounded(percentile(r.ms, 90));
+  j["p99_ms"] = rounded(percentile(r.ms, 99));
+  j["mean_ms"] = rounded(mean(r.ms));
+  j["min_ms"] = rounded(r.ms.front());
+  j["max_ms"] = rounded(r.ms.back());
+  j["samples_per_s"] = rounded(samples_per_s(r));
+  return j;
+}
+
+constexpr char kThreadsScope[] = "process-wide OpenCV thread count (cv::setNumThreads)";
+
+// OpenCV's thread pool (pthreads, TBB, OpenMP), as its build information names it.
+std::string parallel_framework() {
+  const std::string info = cv::getBuildInformation();
+  const std::string key = "Parallel framework:";
+  const size_t at = info.find(key);
+  if (at == std::string::npos) return "unknown";
+  const size_t start = info.find_first_not_of(' ', at + key.size());
+  return info.substr(start, info.find('\n', start) - start);
+}
+
+void print_json(const BenchArgs& a, const infer::ModelInfo& info, const std::vector<Row>& rows) {
+  nlohmann::ordered_json j;
+  j["model"] = a.model;
+  j["backend"] = a.backend;
+  j["input"] = {{"name", info.inputs[0].name}, {"shape", info.inputs[0].shape}};
+  j["max_batch"] = info.max_batch;
+  j["host"] = {{"cpu", cpu_model()},
+               {"cores", std::thread::hardware_concurrency()},
+               {"opencv", CV_VERSION},
+               {"parallel_framework", parallel_framework()}};
+  j["threads"] = kThreadsScope;
+  j["warmup"] = a.warmup;
+  j["repeat"] = a.repeat;
+  j["rows"] = nlohmann::ordered_json::array();
+  for (const Row& r : rows) j["rows"].push_back(row_json(r));
+  std::printf("%s\n", j.dump(2).c_str());
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+void print_table(const BenchArgs& a, const std::vector<Row>& rows) {
+  const std::vector<std::string> head = {"model",  "backend", "batch",  "threads",
+                                         "p50 ms", "p90 ms",  "p99 ms", "samples/s"};
+  std::vector<std::vector<std::string>> cells;
+  const std::string model = std::filesystem::path(a.model).filename().string();
+  for (const Row& r : rows) {
+    std::vector<std::string> c = {model, a.backend, std::to_string(r.batch),
+                                  std::to_string(r.threads)};
+    if (r.status == "ok") {
+      for (double p : {50.0, 90.0, 99.0}) c.push_back(fixed(percentile(r.ms, p), 3));
+      c.push_back(fixed(samples_per_s(r), 1));
+    } else {
+      c.insert(c.end(), 4, r.status);
+    }
+    cells.push_back(std::move(c));
+  }
+  std::vector<size_t> width(head.size());
+  for (size_t i = 0; i < head.size(); ++i) {
+    width[i] = head[i].size();
+    for (const auto& c : cells) width[i] = std::max(width[i], c[i].size());
+  }
+  // Text columns left-aligned, numbers right-aligned, as markdown renders them.
+  auto print_line = [&](const std::vector<std::string>& c) {
+    for (size_t i = 0; i < c.size(); ++i) {
+      std::printf("| %*s ", i < 2 ? -static_cast<int>(width[i]) : static_cast<int>(width[i]),
+                  c[i].c_str());
+    }
+    std::printf("|\n");
+  };
+  print_line(head);
+  for (size_t i = 0; i < head.size(); ++i) {
+    std::printf("| %s%s ", std::string(width[i] - (i < 2 ? 0 : 1), '-').c_str(), i < 2 ? "" : ":");
+  }
+  std::printf("|\n");
+  for (const auto& c : cells) print_line(c);
+  std::printf("\nlatency: ms per batch over %d runs after %d warm-up runs; threads: %s\n", a.repeat,
+              a.warmup, kThreadsScope);
+  std::printf("host: %s, %u cores, OpenCV %s (%s)\n", cpu_model().c_str(),
+              std::thread::hardware_concurrency(), CV_VERSION, parallel_framework().c_str());
+  for (const Row& r : rows) {
+    if (r.status == "ok") continue;
+    std::printf("%s: batch %d, threads %d: %s\n", r.status.c_str(), r.batch, r.threads,
+                r.reason.c_str());
+  }
+}
+
+}  // namespace
+
+int bench_main(const Args& args) {
+  const auto a = parse(args);
+  if (!a) return 2;
+  auto backend = infer::make_backend(a->backend);
+  if (!backend.ok()) {
+    std::fprintf(stderr, "iris bench: --backend: %s\n", backend.status().message().c_str());
+    return 2;
+  }
+  infer::ModelSpec spec;
+  spec.name = a->model;
+  spec.path = a->model;
+  spec.backend = a->backend;
+  auto loaded = (*backend)->load(spec);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "iris bench: %s\n", loaded.status().message().c_str());
+    return 1;
+  }
+  const infer::ModelInfo& info = (*loaded)->info();
+  bool usage = false;
+  const auto sample = sample_shape(info.inputs[0], *a, &usage);
+  if (!sample.ok()) {
+    std::fprintf(stderr, "iris bench: model '%s': %s\n", a->model.c_str(),
+                 sample.status().message().c_str());
+    return usage ? 2 : 1;
+  }
+
+  std::vector<Row> rows;
+  int failed = 0;
+  {
+    Progress progress;
+    const size_t total = a->batches.size() * a->threads.size();
+    for (int batch : a->batches) {
+      for (int threads : a->threads) {
+        const std::string label = "batch " + std::to_string(batch) + ", threads " +
+                                  std::to_string(threads) + " (" + std::to_string(rows.size() + 1) +
+                                  "/" + std::to_string(total) + ")";
+        rows.push_back(bench_row(**loaded, *sample, batch, threads, *a, label, progress));
+        failed += rows.back().status == "error";
+      }
+    }
+  }
+  if (a->json) {
+    print_json(*a, info, rows);
+  } else {
+    print_table(*a, rows);
+  }
+  if (failed > 0) {
+    std::fprintf(stderr, "iris bench: %d of %zu combinations failed to run; see their reasons\n",
+                 failed, rows.size());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace iris::app

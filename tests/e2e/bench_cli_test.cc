@@ -1,0 +1,162 @@
+// `iris bench model` as a user runs it, on the tiny models of tests/infer/make_models.py. Checks
+// the shape of the report, never the timings.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "infer/test_models.h"
+#include "support/support.h"
+
+namespace iris {
+namespace {
+
+using infer::contains;
+using infer::test_model;
+
+struct Output {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs iris with stdout and stderr apart (spawn_iris joins them): --json must parse by itself.
+Output run_iris(const std::vector<std::string>& args) {
+  testing::TempDir dir;
+  const std::string out = dir.file("out"), err = dir.file("err");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDOUT_FILENO);
+    dup2(open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDERR_FILENO);
+    std::vector<char*> argv{const_cast<char*>(IRIS_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(IRIS_BINARY, argv.data());
+    _exit(127);
+  }
+  Output o;
+  o.code = testing::wait_child(pid, 120);
+  o.out = testing::read_file(out);
+  o.err = testing::read_file(err);
+  return o;
+}
+
+nlohmann::json bench_json(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {"bench", "model"};
+  all.insert(all.end(), args.begin(), args.end());
+  all.push_back("--json");
+  const Output o = run_iris(all);
+  EXPECT_EQ(o.code, 0) << o.err;
+  try {
+    return nlohmann::json::parse(o.out);
+  } catch (const nlohmann::json::exception& e) {
+    ADD_FAILURE() << "not JSON: " << e.what() << "\n" << o.out;
+    return {};
+  }
+}
+
+TEST(BenchCli, JsonHasOneRowPerCombinationInOrder) {
+  const std::string model = test_model("bench_convnet.onnx");
+  const auto j = bench_json({model, "--batch", "1,2", "--threads", "1,2", "--repeat", "3"});
+  EXPECT_EQ(j["model"], model);
+  EXPECT_EQ(j["backend"], "opencv");
+  EXPECT_EQ(j["max_batch"], 0);
+  EXPECT_EQ(j["repeat"], 3);
+  EXPECT_TRUE(j["host"]["cpu"].is_string());
+  EXPECT_GE(j["host"]["cores"].get<int>(), 1);
+  EXPECT_TRUE(contains(j["threads"].get<std::string>(), "process-wide"));
+  ASSERT_EQ(j["rows"].size(), 4u) << j.dump(2);
+  const int want[4][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 2}};
+  for (size_t i = 0; i < 4; ++i) {
+    const auto& r = j["rows"][i];
+    SCOPED_TRACE(r.dump());
+    EXPECT_EQ(r["batch"], want[i][0]);
+    EXPECT_EQ(r["threads"], want[i][1]);
+    EXPECT_EQ(r["status"], "ok");
+    EXPECT_EQ(r["runs"], 3);
+    EXPECT_EQ(r["input_shape"], nlohmann::json({want[i][0], 3, 128, 128}));
+    EXPECT_LE(r["p50_ms"].get<double>(), r["p90_ms"].get<double>());
+    EXPECT_LE(r["p90_ms"].get<double>(), r["p99_ms"].get<double>());
+    EXPECT_GT(r["samples_per_s"].get<double>(), 0);
+  }
+}
+
+TEST(BenchCli, FixedBatchOfOneReportsNaForLargerBatches) {
+  const std::string model = test_model("yolov5_nchw.onnx");
+  const auto j = bench_json({model, "--batch", "1,2", "--threads", "1", "--repeat", "2"});
+  EXPECT_EQ(j["max_batch"], 1);
+  ASSERT_EQ(j["rows"].size(), 2u) << j.dump(2);
+  EXPECT_EQ(j["rows"][0]["status"], "ok");
+  EXPECT_EQ(j["rows"][1]["batch"], 2);
+  EXPECT_EQ(j["rows"][1]["status"], "n/a");
+  EXPECT_TRUE(contains(j["rows"][1]["reason"].get<std::string>(), "fixed batch of 1"));
+
+  // The table says the same.
+  const Output o = run_iris({"bench", "model", model, "--batch", "1,2", "--repeat", "2"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_TRUE(contains(o.out, "| model"));
+  EXPECT_TRUE(contains(o.out, " n/a |"));
+  EXPECT_TRUE(contains(o.out, "n/a: batch 2"));
+}
+
+TEST(BenchCli, FreeImageSidesTakeInput) {
+  const std::string model = test_model("yolov8_dynamic.onnx");
+  const Output o = run_iris({"bench", "model", model, "--repeat", "1"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_TRUE(contains(o.err, "--input WxH"));
+  const auto j = bench_json({model, "--input", "64x48", "--batch", "2", "--repeat", "1"});
+  ASSERT_EQ(j["rows"].size(), 1u) << j.dump(2);
+  EXPECT_EQ(j["rows"][0]["input_shape"], nlohmann::json({2, 3, 48, 64}));
+
+  // A model with a fixed size refuses another.
+  const Output fixed =
+      run_iris({"bench", "model", test_model("yolov5_nchw.onnx"), "--input", "32x32"});
+  EXPECT_EQ(fixed.code, 2);
+  EXPECT_TRUE(contains(fixed.err, "fixed size of 64x64"));
+}
+
+TEST(BenchCli, BadArgumentsExit2NamingTheFlag) {
+  const std::string model = test_model("yolov5_batch.onnx");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"--batch", "0"},   {"--batch", "a"},     {"--batch", "1,,2"}, {"--batch", ""},
+      {"--threads", "0"}, {"--threads", "1.5"}, {"--repeat", "0"},   {"--warmup", "-1"},
+      {"--input", "64"},  {"--input", "0x64"},  {"--backend", "tpu"}};
+  for (const auto& [flag, value] : bad) {
+    SCOPED_TRACE(flag + " '" + value + "'");
+    const Output o = run_iris({"bench", "model", model, flag, value});
+    EXPECT_EQ(o.code, 2);
+    EXPECT_TRUE(contains(o.err, flag));
+    EXPECT_TRUE(o.out.empty()) << o.out;
+  }
+  const Output missing_value = run_iris({"bench", "model", model, "--batch"});
+  EXPECT_EQ(missing_value.code, 2);
+  EXPECT_TRUE(contains(missing_value.err, "--batch needs"));
+  const Output unknown = run_iris({"bench", "model", model, "--frobnicate"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_TRUE(contains(unknown.err, "--frobnicate"));
+  EXPECT_EQ(run_iris({"bench", "model"}).code, 2);
+  EXPECT_EQ(run_iris({"bench"}).code, 2);
+
+  const Output help = run_iris({"help", "bench"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_TRUE(contains(help.out, "iris bench model MODEL"));
+}
+
+TEST(BenchCli, ModelErrorsExit1NamingTheFile) {
+  testing::TempDir dir;
+  const std::string missing = dir.file("no_such_model.onnx");
+  const Output o = run_iris({"bench", "model", missing});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(contains(o.err, missing));
+  EXPECT_TRUE(contains(o.err, "fix:"));
+
+  const std::string garbage = test_model("garbage.onnx");
+  const Output g = run_iris({"bench", "model", garbage});
+  EXPECT_EQ(g.code, 1);
+  EXPECT_TRUE(contains(g.err, garbage));
+  EXPECT_TRUE(contains(g.err, "not an ONNX model"));
+}
+
+}  // namespace
+}  // namespace iris
