@@ -53,11 +53,17 @@ void StreamWorker::process(const Frame& frame, std::function<void()> done) {
         complete(frame, std::move(dets));
         return done();
       }
-      secondary_.run(frame, std::move(dets).value(), last_tracks_,
-                     [this, frame, done](std::vector<Detection> enriched) {
-                       complete(frame, std::move(enriched));
-                       done();
-                     });
+      try {
+        secondary_.run(frame, std::move(dets).value(), last_tracks_,
+                       [this, frame, done](std::vector<Detection> enriched) {
+                         complete(frame, std::move(enriched));
+                         done();
+                       });
+      } catch (const std::exception& e) {
+        // Thrown while preparing the crops, before any was submitted.
+        complete(frame, Status::error(std::string("secondary models failed: ") + e.what()));
+        done();
+      }
     });
   };
   try {
