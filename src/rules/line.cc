@@ -2,41 +2,26 @@
 
 #include <algorithm>
 #include <cmath>
-#include <tuple>
 #include <utility>
-
-#include "rules/rule_util.h"
 
 namespace iris::rules {
 
-namespace {
-std::pair<Point, Point> resolve(const LineSpec& spec, int width, int height) {
-  const std::vector<Point> p = to_pixels(spec.common, {spec.a, spec.b}, width, height);
-  return {p[0], p[1]};
-}
-}  // namespace
-
-LineRule::LineRule(LineSpec spec) : spec_(std::move(spec)) {
-  std::tie(a_, b_) = resolve(spec_, 0, 0);
-}
+LineRule::LineRule(LineSpec spec)
+    : spec_(std::move(spec)), ends_(spec_.common, {spec_.a, spec_.b}) {}
 
 void LineRule::evaluate(const track::TrackUpdate& tracks, const FrameContext& ctx,
                         std::vector<events::Event>* out) {
-  if (ctx.width != width_ || ctx.height != height_) {
-    width_ = ctx.width;
-    height_ = ctx.height;
-    std::tie(a_, b_) = resolve(spec_, width_, height_);
-  }
+  const std::vector<Point>& ends = ends_.at(ctx.width, ctx.height).points;
   for (const track::Track& t : tracks.tracks) {
-    if (selects(spec_.common, t)) observe(t, ctx, out);
+    if (selects(spec_.common, t)) observe(t, ends[0], ends[1], ctx, out);
   }
   for (const track::Track& t : tracks.removed) sides_.erase(t.id);
 }
 
-void LineRule::observe(const track::Track& track, const FrameContext& ctx,
-                       std::vector<events::Event>* out) {
+void LineRule::observe(const track::Track& track, const Point& a, const Point& b,
+                       const FrameContext& ctx, std::vector<events::Event>* out) {
   const Point p = anchor_point(track.box, spec_.common.anchor);
-  const double d = signed_distance(a_, b_, p);
+  const double d = signed_distance(a, b, p);
   // Inside the margin band the side stays what it was: jitter on the line never flips it.
   if (d == 0 || std::abs(d) < spec_.margin) return;
   const Side now{.a = d > 0, .at = p};
@@ -44,7 +29,7 @@ void LineRule::observe(const track::Track& track, const FrameContext& ctx,
   if (first) return;
   Side& was = it->second;
   // A side flip only counts when the path crossed the segment itself, not its extension.
-  if (was.a != now.a && segments_intersect(was.at, p, a_, b_)) {
+  if (was.a != now.a && segments_intersect(was.at, p, a, b)) {
     const char* direction = now.a ? "B->A" : "A->B";
     const int64_t count = ++counts_[track.label + " " + direction];
     ++(now.a ? b_to_a_ : a_to_b_);
@@ -59,7 +44,7 @@ void LineRule::observe(const track::Track& track, const FrameContext& ctx,
 
 Overlay LineRule::overlay() const {
   Overlay o;
-  o.points = {a_, b_};
+  o.points = ends_.last().points;
   o.caption =
       spec_.common.name + "  A->B " + std::to_string(a_to_b_) + "  B->A " + std::to_string(b_to_a_);
   o.last_event_time = last_event_time_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "rules/rule.h"
+#include "rules/rule_util.h"
 
 namespace iris::rules {
 
@@ -34,12 +35,11 @@ class LineRule : public Rule {
     Point at;
   };
 
-  void observe(const track::Track& track, const FrameContext& ctx, std::vector<events::Event>* out);
+  void observe(const track::Track& track, const Point& a, const Point& b, const FrameContext& ctx,
+               std::vector<events::Event>* out);
 
   LineSpec spec_;
-  int width_ = 0;  // frame size the end points were last resolved for
-  int height_ = 0;
-  Point a_, b_;  // pixels
+  PixelPolygon ends_;  // a and b
   std::unordered_map<int64_t, Side> sides_;
   std::map<std::string, int64_t> counts_;  // "<label> A->B" / "<label> B->A"
   int64_t a_to_b_ = 0;                     // all classes, for the caption

@@ -11,19 +11,11 @@ bool selects(const RuleCommon& common, const track::Track& track) {
                                              track.label) != common.classes.end();
 }
 
-std::vector<Point> to_pixels(const RuleCommon& common, const std::vector<Point>& points, int width,
-                             int height) {
-  if (!common.normalized) return points;
-  std::vector<Point> out;
-  out.reserve(points.size());
-  for (const Point& p : points) out.push_back({p.x * width, p.y * height});
-  return out;
-}
-
 PixelPolygon::PixelPolygon(const RuleCommon& common, std::vector<Point> points)
     : normalized_(common.normalized),
       points_(std::move(points)),
-      pixels_{to_pixels(common, points_, 0, 0)} {}
+      // Normalized points stay unresolved (at the origin) until the first frame size is known.
+      pixels_{normalized_ ? std::vector<Point>(points_.size()) : points_} {}
 
 const Polygon& PixelPolygon::at(int width, int height) {
   if (normalized_ && (width != width_ || height != height_)) {

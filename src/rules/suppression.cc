@@ -167,9 +167,9 @@ bool Suppression::passes(const events::Event& e) {
   const auto rule = cooldown_.find(e.rule);
   if (rule == cooldown_.end() || rule->second <= 0) return true;
   Cooling& c = cooling_[e.track_id][e.rule];
-  if (c.open && e.type != c.open_type) {
+  if (!c.open_type.empty() && e.type != c.open_type) {
     // The end of the episode the open start began.
-    c.open = false;
+    c.open_type.clear();
     if (c.muted) ++cooled_;
     return !c.muted;
   }
@@ -180,7 +180,6 @@ bool Suppression::passes(const events::Event& e) {
   } else {
     ++cooled_;
   }
-  c.open = true;
   c.open_type = e.type;
   c.muted = !pass;
   return pass;

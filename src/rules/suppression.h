@@ -76,9 +76,8 @@ class Suppression {
   // of its start, so sinks never get an end without its start or a start without its end.
   struct Cooling {
     std::map<std::string, double> last_passed;  // event type -> media time it last got through
-    bool open = false;                          // a start got through or was dropped...
-    std::string open_type;                      // ...of this type...
-    bool muted = false;                         // ...and was dropped
+    std::string open_type;  // a start of this type got through or was dropped (empty: none)...
+    bool muted = false;     // ...and was dropped
   };
 
   void filter(const track::TrackUpdate& tracks, double t, double frame_area, View* view);

@@ -12,15 +12,9 @@ ZoneRule::ZoneRule(ZoneSpec spec) : spec_(std::move(spec)), polygon_(spec_.commo
 void ZoneRule::evaluate(const track::TrackUpdate& tracks, const FrameContext& ctx,
                         std::vector<events::Event>* out) {
   const Polygon& polygon = polygon_.at(ctx.width, ctx.height);
-  for (const track::Track& t : tracks.tracks) {
-    if (selects(spec_.common, t)) observe(t, polygon, ctx, out);
-  }
-  for (const track::Track& t : tracks.removed) {
-    auto it = visits_.find(t.id);
-    if (it == visits_.end()) continue;
-    finish_removed(t, it->second, ctx, out);
-    visits_.erase(it);
-  }
+  visit_tracks(
+      spec_.common, tracks, &visits_, [&](const track::Track& t) { observe(t, polygon, ctx, out); },
+      [&](const track::Track& t, const Visit& visit) { finish_removed(t, visit, ctx, out); });
 }
 
 void ZoneRule::observe(const track::Track& track, const Polygon& polygon, const FrameContext& ctx,

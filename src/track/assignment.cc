@@ -8,9 +8,9 @@
 namespace iris::track {
 namespace {
 
-// Cost of a pair that may not match (another class, or below match_gated's IoU gate): higher than
-// any real pair (at most 2), so the solver takes such a pair only where every row must be
-// assigned anyway, and collect() then discards it.
+// Cost of a pair that may not match (another class, or below the IoU gate): higher than any real
+// pair (at most 2), so the solver takes such a pair only where every row must be assigned anyway,
+// and collect() then discards it.
 constexpr double kForbiddenCost = 1e6;
 
 // 1 - cosine similarity, in [0, 2]; none when either vector is missing, zero, or of another
@@ -47,10 +47,10 @@ IouMatches collect(const std::vector<int>& assigned, const std::vector<std::vect
   return out;
 }
 
-}  // namespace
-
-IouMatches match_by_iou(const std::vector<Track>& tracks, const std::vector<Detection>& detections,
-                        double iou_threshold) {
+// Pairs of another label, or with IoU below `gate`, are excluded before solving; pairs below `keep`
+// compete in the solution and are dropped after it.
+IouMatches match(const std::vector<Track>& tracks, const std::vector<Detection>& detections,
+                 double gate, double keep, double appearance_weight) {
   const int num_tracks = static_cast<int>(tracks.size());
   const int num_dets = static_cast<int>(detections.size());
   std::vector<std::vector<double>> cost(num_tracks, std::vector<double>(num_dets, kForbiddenCost));
@@ -59,25 +59,8 @@ IouMatches match_by_iou(const std::vector<Track>& tracks, const std::vector<Dete
     for (int d = 0; d < num_dets; ++d) {
       if (tracks[t].label != detections[d].label) continue;
       const double overlap = iou(tracks[t].box, detections[d].box);
-      cost[t][d] = 1.0 - overlap;
-      allowed[t][d] = overlap >= iou_threshold;
-    }
-  }
-  return collect(solve_assignment(cost), allowed, num_dets);
-}
-
-IouMatches match_gated(const std::vector<Track>& tracks, const std::vector<Detection>& detections,
-                       double min_iou, double appearance_weight) {
-  const int num_tracks = static_cast<int>(tracks.size());
-  const int num_dets = static_cast<int>(detections.size());
-  std::vector<std::vector<double>> cost(num_tracks, std::vector<double>(num_dets, kForbiddenCost));
-  std::vector<std::vector<char>> allowed(num_tracks, std::vector<char>(num_dets, 0));
-  for (int t = 0; t < num_tracks; ++t) {
-    for (int d = 0; d < num_dets; ++d) {
-      if (tracks[t].label != detections[d].label) continue;
-      const double overlap = iou(tracks[t].box, detections[d].box);
-      if (overlap < min_iou) continue;
-      allowed[t][d] = 1;
+      if (overlap < gate) continue;
+      allowed[t][d] = overlap >= keep;
       cost[t][d] = 1.0 - overlap;
       if (appearance_weight > 0) {
         const std::optional<double> apart =
@@ -89,6 +72,18 @@ IouMatches match_gated(const std::vector<Track>& tracks, const std::vector<Detec
     }
   }
   return collect(solve_assignment(cost), allowed, num_dets);
+}
+
+}  // namespace
+
+IouMatches match_by_iou(const std::vector<Track>& tracks, const std::vector<Detection>& detections,
+                        double iou_threshold) {
+  return match(tracks, detections, /*gate=*/0, /*keep=*/iou_threshold, /*appearance_weight=*/0);
+}
+
+IouMatches match_gated(const std::vector<Track>& tracks, const std::vector<Detection>& detections,
+                       double min_iou, double appearance_weight) {
+  return match(tracks, detections, /*gate=*/min_iou, /*keep=*/min_iou, appearance_weight);
 }
 
 }  // namespace iris::track

@@ -37,18 +37,9 @@ std::vector<track::Track> inside(int n) {
   return out;
 }
 
-struct Raised {
-  int64_t at;
-  events::Event event;
-};
-
-std::vector<Raised> run(Rule* rule, int frames, const std::function<int(int)>& count_at) {
-  Runner r(rule);
-  std::vector<Raised> raised;
-  for (int f = 0; f < frames; ++f) {
-    for (events::Event& e : r.step(inside(count_at(f)))) raised.push_back({f, std::move(e)});
-  }
-  return raised;
+// Runs `rule` with count_at(frame) persons inside.
+std::vector<testing::Raised> run(Rule* rule, int frames, const std::function<int(int)>& count_at) {
+  return testing::run_frames(rule, frames, [&count_at](int f) { return inside(count_at(f)); });
 }
 
 TEST(CrowdRule, StartAndEndAtExactTimes) {

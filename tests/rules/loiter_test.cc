@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <memory>
 
 #include "rules/zone.h"
@@ -12,6 +11,7 @@ namespace iris::rules {
 namespace {
 
 using testing::object;
+using testing::run_one;
 using testing::Runner;
 
 constexpr Point kIn{200, 200};
@@ -25,23 +25,6 @@ LoiterSpec lobby(double min_time = 2, double max_gap = 5) {
   s.min_time = min_time;
   s.max_gap = max_gap;
   return s;
-}
-
-// An event and the frame whose evaluate() returned it.
-struct Raised {
-  int64_t at;
-  events::Event event;
-};
-
-// Runs track 1 through `rule` for `frames` frames with its foot at foot(frame).
-std::vector<Raised> run_one(Rule* rule, int frames, const std::function<Point(int)>& foot,
-                            const std::string& label = "person") {
-  Runner r(rule);
-  std::vector<Raised> raised;
-  for (int f = 0; f < frames; ++f) {
-    for (events::Event& e : r.step(object(1, foot(f), label))) raised.push_back({f, std::move(e)});
-  }
-  return raised;
 }
 
 // Inside on frames 0-14 (1.4 s), outside on 15-34 (2 s), inside again from 35.

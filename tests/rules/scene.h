@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -74,6 +75,28 @@ class Runner {
   int64_t frame_ = 0;
   std::vector<events::Event> all_;
 };
+
+// An event and the frame whose evaluate() returned it.
+struct Raised {
+  int64_t at;
+  events::Event event;
+};
+
+// Feeds frames 0 .. frames - 1 to `rule`, with the tracks tracks_at(frame); returns its events.
+inline std::vector<Raised> run_frames(
+    Rule* rule, int frames, const std::function<std::vector<track::Track>(int)>& tracks_at) {
+  Runner r(rule);
+  std::vector<Raised> raised;
+  for (int f = 0; f < frames; ++f) {
+    for (events::Event& e : r.step(tracks_at(f))) raised.push_back({f, std::move(e)});
+  }
+  return raised;
+}
+
+// Runs track 1 alone through `rule` with its foot at foot(frame).
+inline std::vector<Raised> run_one(Rule* rule, int frames, const std::function<Point(int)>& foot) {
+  return run_frames(rule, frames, [&foot](int f) { return std::vector{object(1, foot(f))}; });
+}
 
 // Runs rules behind the suppression stage as the stream worker does (tracker output -> update ->
 // each rule's input -> cool-down), at 10 fps from a wall-clock start; skip() jumps ahead.

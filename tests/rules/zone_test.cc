@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <memory>
 
 #include "scene.h"
@@ -11,6 +10,7 @@ namespace iris::rules {
 namespace {
 
 using testing::object;
+using testing::run_one;
 using testing::Runner;
 
 constexpr Point kIn{200, 200};
@@ -24,22 +24,6 @@ ZoneSpec square(double min_dwell = 0, double exit_grace = 0.5) {
   s.min_dwell = min_dwell;
   s.exit_grace = exit_grace;
   return s;
-}
-
-// An event and the frame whose evaluate() returned it.
-struct Raised {
-  int64_t at;
-  events::Event event;
-};
-
-// Runs track 1 for `frames` frames with its foot at foot(frame); returns what was raised.
-std::vector<Raised> run_one(ZoneRule* rule, int frames, const std::function<Point(int)>& foot) {
-  Runner r(rule);
-  std::vector<Raised> raised;
-  for (int f = 0; f < frames; ++f) {
-    for (events::Event& e : r.step(object(1, foot(f)))) raised.push_back({f, std::move(e)});
-  }
-  return raised;
 }
 
 TEST(ZoneRule, EnterAndExitAtExactFramesWithDuration) {

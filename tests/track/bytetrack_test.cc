@@ -5,13 +5,13 @@
 #include <set>
 
 #include "track/tracker.h"
+#include "tracks.h"
 
 namespace iris::track {
 namespace {
 
-Box centered(double cx, double cy, double w, double h) {
-  return {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
-}
+using testing::centered;
+using testing::find_id;
 
 Detection det(const Box& box, float score = 0.9f, const std::string& label = "person") {
   Detection d;
@@ -19,13 +19,6 @@ Detection det(const Box& box, float score = 0.9f, const std::string& label = "pe
   d.label = label;
   d.score = score;
   return d;
-}
-
-const Track* find_id(const std::vector<Track>& tracks, int64_t id) {
-  for (const Track& t : tracks) {
-    if (t.id == id) return &t;
-  }
-  return nullptr;
 }
 
 // The track whose box overlaps `box` most, or null when none overlaps it.
@@ -39,10 +32,6 @@ const Track* find_at(const std::vector<Track>& tracks, const Box& box) {
     }
   }
   return best;
-}
-
-void expect_ordered_by_id(const std::vector<Track>& tracks) {
-  for (size_t i = 1; i < tracks.size(); ++i) EXPECT_LT(tracks[i - 1].id, tracks[i].id);
 }
 
 TEST(ByteTrack, SecondStrongDetectionConfirmsByDefault) {
@@ -392,9 +381,7 @@ TEST(ByteTrack, StateStaysBoundedUnderTenThousandFramesOfFlicker) {
   std::uniform_real_distribution<float> score(0.0f, 1.0f), steady_score(0.3f, 1.0f);
   std::bernoulli_distribution is_car(0.3), detector_ran(0.8);
   const Box steady = centered(960, 540, 80, 160);
-  std::set<int64_t> removed_ids, seen_ids, live_ids;
-  int64_t newest = 0;
-  size_t max_live = 0;
+  testing::IdLedger ledger;
   for (int frame = 0; frame < 10000; ++frame) {
     const double t = frame / 25.0;
     TrackUpdate u;
@@ -409,33 +396,15 @@ TEST(ByteTrack, StateStaysBoundedUnderTenThousandFramesOfFlicker) {
     } else {
       u = tracker->predict(t);
     }
-    max_live = std::max(max_live, u.tracks.size());
-    live_ids.clear();
-    expect_ordered_by_id(u.tracks);
-    for (const Track& tr : u.tracks) {
-      ASSERT_EQ(removed_ids.count(tr.id), 0u) << "removed track " << tr.id << " came back";
-      if (seen_ids.insert(tr.id).second) {
-        ASSERT_GT(tr.id, newest) << "id reused or out of order";
-        newest = tr.id;
-      }
-      live_ids.insert(tr.id);
-    }
-    for (const Track& r : u.removed) {
-      ASSERT_TRUE(removed_ids.insert(r.id).second) << "track " << r.id << " removed twice";
-      ASSERT_EQ(live_ids.count(r.id), 0u) << "track " << r.id << " removed but still live";
-    }
+    ASSERT_NO_FATAL_FAILURE(ledger.observe(u));
     if (frame >= 3) {
       ASSERT_NE(find_id(u.tracks, 1), nullptr) << "steady object lost at " << frame;
     }
   }
   // At most 8 flicker births a run, each gone at its first miss unless confirmed by chance.
-  EXPECT_LE(max_live, 15u);
-  EXPECT_GT(seen_ids.size(), 10000u);  // flicker did create many tracks...
-  // ...and every track not live at the end was reported removed, exactly once.
-  std::set<int64_t> accounted = removed_ids;
-  accounted.insert(live_ids.begin(), live_ids.end());
-  EXPECT_EQ(accounted.size(), removed_ids.size() + live_ids.size());
-  EXPECT_EQ(accounted, seen_ids);
+  EXPECT_LE(ledger.max_live(), 15u);
+  EXPECT_GT(ledger.seen(), 10000u);  // flicker did create many tracks...
+  ledger.expect_all_accounted_for();
 }
 
 }  // namespace

@@ -104,6 +104,9 @@ TEST(KalmanBoxFilter, ShrinkingBoxNeverGoesNegative) {
   EXPECT_LT(f.state()[6], -10);  // it did learn the shrinking
   for (int i = 0; i < 100; ++i) {
     f.predict(0.1);
+    // The state itself, not only box(), which clamps what it reports.
+    ASSERT_GE(f.state()[2], 0) << "step " << i;
+    ASSERT_GE(f.state()[3], 0) << "step " << i;
     const Box b = f.box();
     ASSERT_GE(b.width(), 0);
     ASSERT_GE(b.height(), 0);

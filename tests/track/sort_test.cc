@@ -1,31 +1,21 @@
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <random>
 #include <set>
+#include <utility>
 
 #include "track/tracker.h"
+#include "tracks.h"
 
 namespace iris::track {
 namespace {
 
-Box centered(double cx, double cy, double w, double h) {
-  return {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
-}
+using testing::centered;
+using testing::expect_ordered_by_id;
+using testing::find_id;
 
 Detection det(const Box& box, const std::string& label = "person", float score = 0.9f) {
   return {.box = box, .label = label, .score = score};
-}
-
-const Track* find_id(const std::vector<Track>& tracks, int64_t id) {
-  for (const Track& t : tracks) {
-    if (t.id == id) return &t;
-  }
-  return nullptr;
-}
-
-void expect_ordered_by_id(const std::vector<Track>& tracks) {
-  for (size_t i = 1; i < tracks.size(); ++i) EXPECT_LT(tracks[i - 1].id, tracks[i].id);
 }
 
 TEST(Sort, IdsStartAtOneAndNewTracksAreTentative) {
@@ -236,9 +226,7 @@ TEST(Sort, StateStaysBoundedUnderFlicker) {
   std::uniform_real_distribution<double> x(0, 1920), y(0, 1080), side(20, 200);
   std::bernoulli_distribution is_car(0.3), detector_ran(0.8);
   const Box steady = centered(960, 540, 80, 160);
-  std::set<int64_t> removed_ids, seen_ids;
-  std::set<int64_t> live_ids;
-  size_t max_live = 0;
+  testing::IdLedger ledger;
   for (int frame = 0; frame < 5000; ++frame) {
     const double t = frame / 25.0;
     TrackUpdate u;
@@ -252,26 +240,12 @@ TEST(Sort, StateStaysBoundedUnderFlicker) {
     } else {
       u = sort->predict(t);
     }
-    max_live = std::max(max_live, u.tracks.size());
-    live_ids.clear();
-    expect_ordered_by_id(u.tracks);
-    for (const Track& tr : u.tracks) {
-      ASSERT_EQ(removed_ids.count(tr.id), 0u) << "removed track " << tr.id << " came back";
-      seen_ids.insert(tr.id);
-      live_ids.insert(tr.id);
-    }
-    for (const Track& r : u.removed) {
-      ASSERT_TRUE(removed_ids.insert(r.id).second) << "track " << r.id << " removed twice";
-    }
+    ASSERT_NO_FATAL_FAILURE(ledger.observe(u));
     ASSERT_NE(find_id(u.tracks, 1), nullptr) << "steady object lost at frame " << frame;
   }
-  EXPECT_LE(max_live, 15u);
-  EXPECT_GT(seen_ids.size(), 5000u);  // flicker did create many tracks...
-  // ...and every track not live at the end was reported removed, exactly once.
-  std::set<int64_t> accounted = removed_ids;
-  accounted.insert(live_ids.begin(), live_ids.end());
-  EXPECT_EQ(accounted.size(), removed_ids.size() + live_ids.size());
-  EXPECT_EQ(accounted, seen_ids);
+  EXPECT_LE(ledger.max_live(), 15u);
+  EXPECT_GT(ledger.seen(), 5000u);  // flicker did create many tracks...
+  ledger.expect_all_accounted_for();
 }
 
 }  // namespace
