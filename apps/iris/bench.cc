@@ -13,10 +13,12 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "apps/iris/commands.h"
+#include "core/text.h"
 #include "infer/backend.h"
 
 namespace iris::app {
@@ -58,34 +60,27 @@ struct BenchArgs {
   bool json = false;
 };
 
-// A whole number in [lo, hi], digits only.
-std::optional<int> parse_int(const std::string& text, int lo, int hi) {
-  if (text.empty() || text.size() > 9) return std::nullopt;
-  if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  const int v = std::stoi(text);
-  if (v < lo || v > hi) return std::nullopt;
-  return v;
+// A whole number in [lo, hi].
+std::optional<int> parse_int(std::string_view text, int lo, int hi) {
+  int64_t v = 0;
+  if (!iris::parse_int(text, &v) || v < lo || v > hi) return std::nullopt;
+  return static_cast<int>(v);
 }
 
 // "1,4,8" -> {1, 4, 8}, each in [lo, hi].
 std::optional<std::vector<int>> parse_list(const std::string& text, int lo, int hi) {
   std::vector<int> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = text.find(',', start);
-    const auto v = parse_int(text.substr(start, comma - start), lo, hi);
+  for (std::string_view field : split_fields(text)) {
+    const auto v = parse_int(field, lo, hi);
     if (!v) return std::nullopt;
     out.push_back(*v);
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
   }
+  return out;
 }
 
-bool parse_size(const std::string& text, int* width, int* height) {
+bool parse_size(std::string_view text, int* width, int* height) {
   const size_t x = text.find('x');
-  if (x == std::string::npos) return false;
+  if (x == std::string_view::npos) return false;
   const auto w = parse_int(text.substr(0, x), 1, 16384);
   const auto h = parse_int(text.substr(x + 1), 1, 16384);
   if (!w || !h) return false;
@@ -303,7 +298,6 @@ Row bench_row(const infer::LoadedModel& model, const std::vector<int64_t>& sampl
     if (!out.ok()) {
       row.status = "error";
       row.reason = out.status().message();
-      row.ms.clear();
       return row;
     }
     if (i >= a.warmup) row.ms.push_back(ms);

@@ -53,7 +53,6 @@ class LoadedModel {
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual const char* name() const = 0;
   // Reads and checks the model. Errors name the file, the layer or shape at fault, and the fix.
   virtual Result<std::shared_ptr<const LoadedModel>> load(const ModelSpec& spec) = 0;
 };

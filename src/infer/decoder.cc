@@ -13,14 +13,7 @@ bool is_vector(const std::vector<int64_t>& s) {
   return !s.empty() && big == 1;
 }
 
-}  // namespace
-
-int64_t grid_anchor_count(int width, int height) {
-  int64_t n = 0;
-  for (int stride : {8, 16, 32}) n += static_cast<int64_t>(width / stride) * (height / stride);
-  return n;
-}
-
+// The decoder whose layout these outputs look like, or "" when none does.
 std::string guess_decoder(const ModelInfo& info, const DecoderParams& params) {
   const auto& outs = info.outputs;
   if (outs.empty()) return "";
@@ -51,6 +44,26 @@ std::string guess_decoder(const ModelInfo& info, const DecoderParams& params) {
   }
   if (is_vector(s)) return "classifier or embedding";
   return "";
+}
+
+}  // namespace
+
+int64_t grid_anchor_count(int width, int height) {
+  int64_t n = 0;
+  for (int stride : {8, 16, 32}) n += static_cast<int64_t>(width / stride) * (height / stride);
+  return n;
+}
+
+void add_objectness_row(const float* row, int classes, float min_score, float cx, float cy, float w,
+                        float h, std::vector<Candidate>* out) {
+  if (row[4] < min_score) return;  // the score is at most the objectness
+  int best = 0;
+  for (int c = 1; c < classes; ++c) {
+    if (row[5 + c] > row[5 + best]) best = c;
+  }
+  const float score = row[4] * row[5 + best];
+  if (score < min_score) return;
+  out->push_back({{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, best, score});
 }
 
 Status output_error(const std::string& decoder, const TensorInfo& output,

@@ -74,18 +74,20 @@ class VectorDecoder : public Decoder {
 
 // The decoder a ModelSpec names. Unknown names are an error listing the known ones.
 Result<std::unique_ptr<Decoder>> make_decoder(const std::string& name, const DecoderParams& params);
-std::vector<std::string> decoder_names();
-
-// The decoder whose layout these outputs look like, or "" when none does; for error messages.
-std::string guess_decoder(const ModelInfo& info, const DecoderParams& params);
 
 // For check(): "output 'x' has shape [..]; the <decoder> decoder expects <expects>; <hint>",
-// where the hint names the decoder guess_decoder() picks.
+// where the hint names the decoder whose layout the outputs look like.
 Status output_error(const std::string& decoder, const TensorInfo& output,
                     const std::string& expects, const ModelInfo& info, const DecoderParams& params);
 // For check(): an error when the config lists class names but not one per class the model scores.
 Status check_class_count(const std::string& decoder, int model_classes,
                          const DecoderParams& params);
+
+// Rows of YOLOv5 and YOLOX (4 box values, objectness, `classes` class scores): appends the row's
+// best class, scored objectness * class score, when that reaches `min_score`. The box is centre
+// (cx, cy) and size (w, h) in model-input pixels.
+void add_objectness_row(const float* row, int classes, float min_score, float cx, float cy, float w,
+                        float h, std::vector<Candidate>* out);
 
 // Anchors of YOLOX-style grids (strides 8, 16 and 32) for an input of this size.
 int64_t grid_anchor_count(int width, int height);

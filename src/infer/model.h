@@ -45,7 +45,7 @@ class Model {
   Result<std::vector<float>> embedding(const std::vector<Tensor>& outputs,
                                        int64_t sample = 0) const;
 
-  // Synchronous convenience for tests, bench and validate: preprocess, infer, decode.
+  // Synchronous convenience for tests: preprocess, infer, decode.
   Result<std::vector<Detection>> detect(Context& context, const cv::Mat& bgr) const;
   Result<std::vector<Detection>> detect(Context& context, const cv::Mat& bgr,
                                         const cv::Rect& roi) const;

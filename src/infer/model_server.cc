@@ -105,13 +105,19 @@ std::vector<ModelServer::Request> ModelServer::next_batch() {
 namespace {
 
 // Splits each batched output into one tensor per sample.
-Result<std::vector<std::vector<Tensor>>> split(const std::vector<Tensor>& outputs, size_t n) {
-  std::vector<std::vector<Tensor>> per_sample(n);
+Result<std::vector<std::vector<Tensor>>> split(std::vector<Tensor> outputs, size_t n) {
   for (const Tensor& out : outputs) {
     if (out.shape.empty() || out.shape[0] != static_cast<int64_t>(n)) {
       return Status::error("output '" + out.name + "' has shape " + shape_string(out.shape) +
                            ", expected the batch of " + std::to_string(n) + " first");
     }
+  }
+  std::vector<std::vector<Tensor>> per_sample(n);
+  if (n == 1) {  // already the one sample's answer: no copy on the common path
+    per_sample[0] = std::move(outputs);
+    return per_sample;
+  }
+  for (const Tensor& out : outputs) {
     const size_t stride = out.data.size() / n;
     for (size_t i = 0; i < n; ++i) {
       Tensor t;
@@ -145,7 +151,7 @@ void ModelServer::execute(Context* context, std::vector<Request>& batch) {
   const auto start = std::chrono::steady_clock::now();
   auto outputs = context->infer(input);
   using PerSample = Result<std::vector<std::vector<Tensor>>>;
-  PerSample results = outputs.ok() ? split(*outputs, n) : PerSample(outputs.status());
+  PerSample results = outputs.ok() ? split(std::move(*outputs), n) : PerSample(outputs.status());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   {

@@ -2,11 +2,10 @@
 // the .onnx bytes and each Context parses its own cv::dnn::Net from them.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <opencv2/dnn.hpp>
 #include <set>
-#include <sstream>
 
+#include "core/text.h"
 #include "infer/backend.h"
 #include "infer/onnx_reader.h"
 
@@ -208,8 +207,6 @@ Result<std::vector<Tensor>> OpenCvContext::infer(const Tensor& input) {
 
 class OpenCvBackend : public Backend {
  public:
-  const char* name() const override { return "opencv"; }
-
   Result<std::shared_ptr<const LoadedModel>> load(const ModelSpec& spec) override {
     const std::string& path = spec.path;
     std::error_code ec;
@@ -219,20 +216,20 @@ class OpenCvBackend : public Backend {
                            "model's path (models shipped with iris come from "
                            "scripts/fetch_models.sh)");
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status::error(file_label(path) + " could not be opened; fix: make it readable");
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
+    auto bytes = read_file(path);
+    if (!bytes.ok()) {
+      return Status::error(file_label(path) + " could not be opened; fix: make it readable");
+    }
 
-    auto onnx = read_onnx(bytes.view());
+    auto onnx = read_onnx(*bytes);
     if (!onnx.ok()) {
       return Status::error(file_label(path) + " is not an ONNX model (" + onnx.status().message() +
                            "); fix: point the model's path at an .onnx file");
     }
     auto info = model_info(path, *onnx);
     if (!info.ok()) return info.status();
-    auto model = std::make_shared<OpenCvModel>(path, std::move(bytes).str(), std::move(*onnx),
-                                               std::move(*info));
+    auto model =
+        std::make_shared<OpenCvModel>(path, std::move(*bytes), std::move(*onnx), std::move(*info));
     // Importing once here reports unsupported ops at load, not in the first worker.
     if (auto net = model->build_net(); !net.ok()) return net.status();
     return std::shared_ptr<const LoadedModel>(std::move(model));

@@ -187,7 +187,7 @@ TEST(Embedding, IsL2Normalized) {
 
 TEST(Nms, IsClassAware) {
   const std::vector<Candidate> c = {
-      {{0, 0, 10, 10}, 0, 0.8f},    // 0: kept
+      {{0, 0, 10, 10}, 0, 0.8f},    // 0: overlaps 1 (see below)
       {{1, 0, 11, 10}, 0, 0.9f},    // 1: kept, best of class 0
       {{1, 0, 11, 10}, 1, 0.7f},    // 2: same place, other class: kept
       {{1, 1, 11, 11}, 1, 0.6f},    // 3: overlaps 2 (IoU 0.82): dropped

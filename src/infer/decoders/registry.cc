@@ -30,18 +30,12 @@ const std::map<std::string, DecoderFactory>& registry() {
 
 }  // namespace
 
-std::vector<std::string> decoder_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, make] : registry()) names.push_back(name);
-  return names;
-}
-
 Result<std::unique_ptr<Decoder>> make_decoder(const std::string& name,
                                               const DecoderParams& params) {
   const auto it = registry().find(name);
   if (it != registry().end()) return it->second(params);
   std::string known;
-  for (const auto& n : decoder_names()) known += (known.empty() ? "" : ", ") + n;
+  for (const auto& [n, make] : registry()) known += (known.empty() ? "" : ", ") + n;
   return Status::error("unknown decoder '" + name + "'; fix: use one of: " + known);
 }
 

@@ -23,19 +23,9 @@ class Yolov5Decoder : public DetectionDecoder {
   void decode(const SampleOutputs& outputs, float min_score,
               std::vector<Candidate>* out) const override {
     const OutputView& o = outputs[0];
-    const int64_t rows = o.shape[0];
-    const int64_t stride = o.shape[1];
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* p = o.data + r * stride;
-      if (p[4] < min_score) continue;  // the score is at most the objectness
-      int best = 0;
-      for (int c = 1; c < classes_; ++c) {
-        if (p[5 + c] > p[5 + best]) best = c;
-      }
-      const float score = p[4] * p[5 + best];
-      if (score < min_score) continue;
-      out->push_back(
-          {{p[0] - p[2] / 2, p[1] - p[3] / 2, p[0] + p[2] / 2, p[1] + p[3] / 2}, best, score});
+    for (int64_t r = 0; r < o.shape[0]; ++r) {
+      const float* p = o.data + r * o.shape[1];
+      add_objectness_row(p, classes_, min_score, p[0], p[1], p[2], p[3], out);
     }
   }
 

@@ -43,31 +43,22 @@ class YoloxDecoder : public DetectionDecoder {
               std::vector<Candidate>* out) const override {
     const OutputView& o = outputs[0];
     const int64_t stride = o.shape[1];
-    int64_t row = 0;
-    auto emit = [&](const float* p, float cx, float cy, float w, float h) {
-      if (p[4] < min_score) return;
-      int best = 0;
-      for (int c = 1; c < classes_; ++c) {
-        if (p[5 + c] > p[5 + best]) best = c;
-      }
-      const float score = p[4] * p[5 + best];
-      if (score < min_score) return;
-      out->push_back({{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, best, score});
-    };
     if (!raw_) {
-      for (; row < o.shape[0]; ++row) {
+      for (int64_t row = 0; row < o.shape[0]; ++row) {
         const float* p = o.data + row * stride;
-        emit(p, p[0], p[1], p[2], p[3]);
+        add_objectness_row(p, classes_, min_score, p[0], p[1], p[2], p[3], out);
       }
       return;
     }
+    int64_t row = 0;
     for (int s : {8, 16, 32}) {
       const int gw = params_.input_width / s, gh = params_.input_height / s;
       for (int gy = 0; gy < gh; ++gy) {
         for (int gx = 0; gx < gw; ++gx, ++row) {
           const float* p = o.data + row * stride;
           if (p[4] < min_score) continue;  // skips exp() for most rows
-          emit(p, (p[0] + gx) * s, (p[1] + gy) * s, std::exp(p[2]) * s, std::exp(p[3]) * s);
+          add_objectness_row(p, classes_, min_score, (p[0] + gx) * s, (p[1] + gy) * s,
+                             std::exp(p[2]) * s, std::exp(p[3]) * s, out);
         }
       }
     }
