@@ -1,11 +1,13 @@
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 #include <string>
+#include <vector>
 
 #include "apps/iris/commands.h"
+#include "core/text.h"
 #include "eval/coco.h"
 #include "eval/events_eval.h"
 #include "eval/mot.h"
@@ -32,35 +34,44 @@ const char kEvalUsage[] =
 
 namespace {
 
+// The values of a subcommand's options, by flag ("--gt"), and whether --json was given.
 struct EvalArgs {
-  std::string gt, other;
+  std::map<std::string, std::string> values;
   bool json = false;
 };
 
-// Parses --gt X --<other_flag> Y [--json]; prints the problem and returns false if wrong.
-bool parse(const Args& args, const std::string& other_flag, EvalArgs* out) {
+// Parses `iris eval <subcommand> ...` where every one of `flags` takes a value and is required;
+// prints the problem and returns nullopt if the arguments are wrong.
+std::optional<EvalArgs> parse(const Args& args, const std::vector<std::string>& flags) {
+  EvalArgs out;
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--json") {
-      out->json = true;
-    } else if ((a == "--gt" || a == other_flag) && i + 1 < args.size()) {
-      (a == "--gt" ? out->gt : out->other) = args[++i];
+      out.json = true;
+    } else if (std::find(flags.begin(), flags.end(), a) != flags.end() && i + 1 < args.size()) {
+      out.values[a] = args[++i];
     } else {
       std::fprintf(stderr, "iris eval %s: unexpected argument '%s'\n\n%s", args[0].c_str(),
                    a.c_str(), kEvalUsage);
-      return false;
+      return std::nullopt;
     }
   }
-  if (out->gt.empty() || out->other.empty()) {
-    std::fprintf(stderr, "iris eval %s: needs --gt and %s\n\n%s", args[0].c_str(),
-                 other_flag.c_str(), kEvalUsage);
-    return false;
+  std::string needs;  // "--gt and --dt", "--truth, --events and --tolerance"
+  bool missing = false;
+  for (size_t i = 0; i < flags.size(); ++i) {
+    needs += (i == 0 ? "" : i + 1 < flags.size() ? ", " : " and ") + flags[i];
+    missing |= out.values[flags[i]].empty();
   }
-  return true;
+  if (missing) {
+    std::fprintf(stderr, "iris eval %s: needs %s\n\n%s", args[0].c_str(), needs.c_str(),
+                 kEvalUsage);
+    return std::nullopt;
+  }
+  return out;
 }
 
 int eval_det(const EvalArgs& a) {
-  auto r = eval::evaluate_coco(a.gt, a.other);
+  auto r = eval::evaluate_coco(a.values.at("--gt"), a.values.at("--dt"));
   if (!r.ok()) {
     std::fprintf(stderr, "iris eval det: %s\n", r.status().message().c_str());
     return 1;
@@ -78,36 +89,27 @@ int eval_det(const EvalArgs& a) {
   return 0;
 }
 
-bool is_count(const std::string& name) {
-  static const std::set<std::string> kCounts = {"IDSW", "Frag",   "MT",     "PT",
-                                                "ML",   "CLR_TP", "CLR_FN", "CLR_FP"};
-  return kCounts.count(name) > 0;
-}
-
 int eval_mot(const EvalArgs& a) {
-  auto r = eval::evaluate_mot(a.gt, a.other);
+  auto r = eval::evaluate_mot(a.values.at("--gt"), a.values.at("--tracker"));
   if (!r.ok()) {
     std::fprintf(stderr, "iris eval mot: %s\n", r.status().message().c_str());
     return 1;
   }
-  const auto fields = eval::to_fields(*r);
-  nlohmann::ordered_json j;
-  for (const auto& [name, value] : fields) {
-    if (is_count(name)) {
-      j[name] = static_cast<int64_t>(value);
-    } else {
-      j[name] = value;
-    }
-  }
+  const std::vector<eval::MotField> fields = eval::to_fields(*r);
   if (a.json) {
+    nlohmann::ordered_json j;
+    for (const eval::MotField& f : fields) {
+      j[f.name] = f.count ? nlohmann::ordered_json(static_cast<int64_t>(f.value))
+                          : nlohmann::ordered_json(f.value);
+    }
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
-  for (const auto& [name, value] : fields) {
-    if (is_count(name)) {
-      std::printf("%-6s %8lld\n", name.c_str(), static_cast<long long>(value));
+  for (const eval::MotField& f : fields) {
+    if (f.count) {
+      std::printf("%-6s %8lld\n", f.name.c_str(), static_cast<long long>(f.value));
     } else {
-      std::printf("%-6s %8.4f\n", name.c_str(), value);
+      std::printf("%-6s %8.4f\n", f.name.c_str(), f.value);
     }
   }
   return 0;
@@ -144,42 +146,20 @@ void print_counts_row(const std::string& name, const eval::EventsReport& r,
               cell(c.recall(), "%.4f").c_str(), cell(r.false_alarms_per_hour(c), "%.1f").c_str());
 }
 
-int eval_events(const Args& args) {
-  std::string truth, events;
-  std::optional<double> tolerance;
-  bool json = false;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--json") {
-      json = true;
-    } else if ((a == "--truth" || a == "--events") && i + 1 < args.size()) {
-      (a == "--truth" ? truth : events) = args[++i];
-    } else if (a == "--tolerance" && i + 1 < args.size()) {
-      const std::string& v = args[++i];
-      char* end = nullptr;
-      tolerance = std::strtod(v.c_str(), &end);
-      if (v.empty() || end != v.c_str() + v.size() || !(*tolerance >= 0)) {
-        std::fprintf(stderr, "iris eval events: --tolerance needs seconds >= 0, got '%s'\n",
-                     v.c_str());
-        return 2;
-      }
-    } else {
-      std::fprintf(stderr, "iris eval events: unexpected argument '%s'\n\n%s", a.c_str(),
-                   kEvalUsage);
-      return 2;
-    }
-  }
-  if (truth.empty() || events.empty() || !tolerance) {
-    std::fprintf(stderr, "iris eval events: needs --truth, --events and --tolerance\n\n%s",
-                 kEvalUsage);
+int eval_events(const EvalArgs& a) {
+  const std::string& text = a.values.at("--tolerance");
+  double tolerance = 0;
+  if (!parse_finite(text, &tolerance) || tolerance < 0) {
+    std::fprintf(stderr, "iris eval events: --tolerance needs seconds >= 0, got '%s'\n",
+                 text.c_str());
     return 2;
   }
-  auto r = eval::evaluate_events(truth, events, *tolerance);
+  auto r = eval::evaluate_events(a.values.at("--truth"), a.values.at("--events"), tolerance);
   if (!r.ok()) {
     std::fprintf(stderr, "iris eval events: %s\n", r.status().message().c_str());
     return 1;
   }
-  if (json) {
+  if (a.json) {
     nlohmann::ordered_json j{{"tolerance", r->tolerance}, {"camera_hours", r->camera_hours}};
     j.update(counts_json(*r, r->total));
     j["by_type"] = nlohmann::ordered_json::object();
@@ -209,10 +189,18 @@ int eval_events(const Args& args) {
 }  // namespace
 
 int eval_main(const Args& args) {
-  EvalArgs a;
-  if (!args.empty() && args[0] == "det") return parse(args, "--dt", &a) ? eval_det(a) : 2;
-  if (!args.empty() && args[0] == "mot") return parse(args, "--tracker", &a) ? eval_mot(a) : 2;
-  if (!args.empty() && args[0] == "events") return eval_events(args);
+  const struct {
+    const char* name;
+    std::vector<std::string> flags;
+    int (*run)(const EvalArgs&);
+  } kSubcommands[] = {{"det", {"--gt", "--dt"}, eval_det},
+                      {"mot", {"--gt", "--tracker"}, eval_mot},
+                      {"events", {"--truth", "--events", "--tolerance"}, eval_events}};
+  for (const auto& sub : kSubcommands) {
+    if (args.empty() || args[0] != sub.name) continue;
+    const std::optional<EvalArgs> a = parse(args, sub.flags);
+    return a ? sub.run(*a) : 2;
+  }
   std::fputs(kEvalUsage, stderr);
   return 2;
 }

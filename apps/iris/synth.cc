@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "apps/iris/commands.h"
+#include "core/text.h"
 
 namespace iris::app {
 
@@ -47,18 +50,13 @@ const char kSynthUsage[] =
 
 namespace {
 
-bool parse_number(const std::string& text, double* out) {
-  char* end = nullptr;
-  *out = std::strtod(text.c_str(), &end);
-  return !text.empty() && end == text.c_str() + text.size();
-}
-
 bool parse_size(const std::string& text, int* width, int* height) {
   const size_t x = text.find('x');
   if (x == std::string::npos) return false;
-  double w = 0, h = 0;
-  if (!parse_number(text.substr(0, x), &w) || !parse_number(text.substr(x + 1), &h)) return false;
-  if (w != static_cast<int>(w) || h != static_cast<int>(h)) return false;
+  int64_t w = 0, h = 0;
+  const std::string_view view = text;
+  if (!parse_int(view.substr(0, x), &w) || !parse_int(view.substr(x + 1), &h)) return false;
+  if (!std::in_range<int>(w) || !std::in_range<int>(h)) return false;
   *width = static_cast<int>(w);
   *height = static_cast<int>(h);
   return true;
@@ -118,13 +116,13 @@ int synth_main(const Args& args) {
     } else if (a == "--scenario") {
       o.scenario = value;
     } else if (a == "--seed") {
-      char* end = nullptr;
-      o.seed = std::strtoull(value.c_str(), &end, 10);
-      ok = !value.empty() && value[0] != '-' && end == value.c_str() + value.size();
+      const char* end = value.data() + value.size();
+      const auto [stop, ec] = std::from_chars(value.data(), end, o.seed);
+      ok = ec == std::errc() && stop == end;
     } else if (a == "--size") {
       ok = parse_size(value, &o.width, &o.height);
     } else if (const auto it = numbers.find(a); it != numbers.end()) {
-      ok = parse_number(value, it->second);
+      ok = parse_finite(value, it->second);
     } else {
       std::fprintf(stderr, "iris synth: unexpected argument '%s'\n\n%s", a.c_str(), kSynthUsage);
       return 2;

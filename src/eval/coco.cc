@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "core/text.h"
+#include "eval/json_input.h"
 
 namespace iris::eval {
 
@@ -19,6 +19,8 @@ const std::array<const char*, 12> CocoStats::kNames = {"AP",  "AP50", "AP75",  "
 
 namespace {
 
+using json_input::field;
+using json_input::show;
 using nlohmann::json;
 
 // COCOeval's default bbox parameters.
@@ -103,19 +105,6 @@ double box_iou(const Box& d, const Box& g, bool crowd) {
 
 // ---- Parsing: every rule a record breaks is reported with its file and index. ----
 
-std::string show(const json& value) {
-  constexpr size_t kMaxShown = 60;
-  std::string text = value.dump();
-  if (text.size() > kMaxShown) text = text.substr(0, kMaxShown) + "...";
-  return text;
-}
-
-Result<const json*> field(const json& record, const char* name, const std::string& where) {
-  const auto it = record.find(name);
-  if (it == record.end()) return Status::error(where + ": missing field '" + name + "'");
-  return &*it;
-}
-
 Result<int64_t> get_id(const json& record, const char* name, const std::string& where) {
   auto value = field(record, name, where);
   if (!value.ok()) return value.status();
@@ -153,15 +142,6 @@ Result<Box> get_box(const json& record, const std::string& where) {
     }
   }
   return Box{v[0].get<double>(), v[1].get<double>(), v[2].get<double>(), v[3].get<double>()};
-}
-
-Result<json> parse_json(const std::string& text, const std::string& name) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    // The parser's message gives the line and column.
-    return Status::error(name + ": not valid JSON: " + e.what());
-  }
 }
 
 Result<const json*> get_list(const json& root, const char* name, const std::string& file) {
@@ -206,7 +186,7 @@ Result<size_t> index_of(const std::vector<int64_t>& ids, int64_t id, const char*
 }
 
 Status parse_gt(const std::string& text, const std::string& name, Dataset* data) {
-  auto root = parse_json(text, name);
+  auto root = json_input::parse(text, name);
   if (!root.ok()) return root.status();
   if (!root->is_object()) {
     return Status::error(name + ": expected a COCO instances object with 'images', " +
@@ -272,7 +252,7 @@ Status parse_gt(const std::string& text, const std::string& name, Dataset* data)
 
 Status parse_dt(const std::string& text, const std::string& name, const std::string& gt_name,
                 Dataset* data) {
-  auto root = parse_json(text, name);
+  auto root = json_input::parse(text, name);
   if (!root.ok()) return root.status();
   if (!root->is_array()) {
     return Status::error(name + ": expected a JSON list of {image_id, category_id, bbox, score}, " +

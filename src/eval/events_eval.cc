@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -10,10 +9,13 @@
 
 #include "core/assignment.h"
 #include "core/text.h"
+#include "eval/json_input.h"
 
 namespace iris::eval {
 namespace {
 
+using json_input::field;
+using json_input::show;
 using nlohmann::json;
 
 // Times come rounded to milliseconds; a difference of exactly the tolerance must not fail on the
@@ -30,29 +32,24 @@ struct Record {
   double time = 0;
 };
 
-std::string show(const json& value) {
-  constexpr size_t kMaxShown = 60;
-  std::string text = value.dump();
-  if (text.size() > kMaxShown) text = text.substr(0, kMaxShown) + "...";
-  return text;
-}
-
 Result<std::string> get_string(const json& record, const char* name, const std::string& where) {
-  const auto it = record.find(name);
-  if (it == record.end()) return Status::error(where + ": missing field '" + name + "'");
-  if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
-    return Status::error(where + ": '" + name + "' must be a non-empty string, got " + show(*it));
+  auto value = field(record, name, where);
+  if (!value.ok()) return value.status();
+  const json& v = **value;
+  if (!v.is_string() || v.get_ref<const std::string&>().empty()) {
+    return Status::error(where + ": '" + name + "' must be a non-empty string, got " + show(v));
   }
-  return it->get<std::string>();
+  return v.get<std::string>();
 }
 
 Result<double> get_number(const json& record, const char* name, const std::string& where) {
-  const auto it = record.find(name);
-  if (it == record.end()) return Status::error(where + ": missing field '" + name + "'");
-  if (!it->is_number() || !std::isfinite(it->get<double>())) {
-    return Status::error(where + ": '" + name + "' must be a number, got " + show(*it));
+  auto value = field(record, name, where);
+  if (!value.ok()) return value.status();
+  const json& v = **value;
+  if (!v.is_number() || !std::isfinite(v.get<double>())) {
+    return Status::error(where + ": '" + name + "' must be a number, got " + show(v));
   }
-  return it->get<double>();
+  return v.get<double>();
 }
 
 std::string names(const std::map<std::string, Stream>& streams) {
@@ -108,12 +105,9 @@ Result<Record> read_record(const json& j, const std::string& where,
 
 Status read_truth(const std::string& text, const std::string& name,
                   std::map<std::string, Stream>* streams, std::vector<Record>* events) {
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::parse_error& e) {
-    return Status::error(name + ": not valid JSON: " + e.what());
-  }
+  auto parsed = json_input::parse(text, name);
+  if (!parsed.ok()) return parsed.status();
+  const json& root = *parsed;
   if (!root.is_object()) {
     return Status::error(name + ": expected an object with 'streams' and 'events', got JSON " +
                          root.type_name());
@@ -166,7 +160,7 @@ Status read_events(const std::string& text, const std::string& name,
   std::istringstream in(text);
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (trim(line).empty()) continue;
     const std::string where = name + ":" + std::to_string(number);
     json j;
     try {

@@ -401,28 +401,17 @@ Result<MotMetrics> evaluate_mot(const std::string& gt_path, const std::string& t
   return m;
 }
 
-std::vector<std::pair<std::string, double>> to_fields(const MotMetrics& m) {
-  return {{"HOTA", m.hota},
-          {"DetA", m.deta},
-          {"AssA", m.assa},
-          {"DetRe", m.detre},
-          {"DetPr", m.detpr},
-          {"AssRe", m.assre},
-          {"AssPr", m.asspr},
-          {"LocA", m.loca},
-          {"MOTA", m.mota},
-          {"MOTP", m.motp},
-          {"IDF1", m.idf1},
-          {"IDP", m.idp},
-          {"IDR", m.idr},
-          {"IDSW", static_cast<double>(m.idsw)},
-          {"Frag", static_cast<double>(m.frag)},
-          {"MT", static_cast<double>(m.mt)},
-          {"PT", static_cast<double>(m.pt)},
-          {"ML", static_cast<double>(m.ml)},
-          {"CLR_TP", static_cast<double>(m.clr_tp)},
-          {"CLR_FN", static_cast<double>(m.clr_fn)},
-          {"CLR_FP", static_cast<double>(m.clr_fp)}};
+std::vector<MotField> to_fields(const MotMetrics& m) {
+  const auto count = [](const char* name, int64_t v) {
+    return MotField{name, static_cast<double>(v), true};
+  };
+  return {{"HOTA", m.hota, false},   {"DetA", m.deta, false},   {"AssA", m.assa, false},
+          {"DetRe", m.detre, false}, {"DetPr", m.detpr, false}, {"AssRe", m.assre, false},
+          {"AssPr", m.asspr, false}, {"LocA", m.loca, false},   {"MOTA", m.mota, false},
+          {"MOTP", m.motp, false},   {"IDF1", m.idf1, false},   {"IDP", m.idp, false},
+          {"IDR", m.idr, false},     count("IDSW", m.idsw),     count("Frag", m.frag),
+          count("MT", m.mt),         count("PT", m.pt),         count("ML", m.ml),
+          count("CLR_TP", m.clr_tp), count("CLR_FN", m.clr_fn), count("CLR_FP", m.clr_fp)};
 }
 
 }  // namespace iris::eval

@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -28,8 +27,14 @@ struct MotMetrics {
 // Blank lines are skipped. Boxes are [x, y, x+w, y+h] and similarity is their plain IoU.
 Result<MotMetrics> evaluate_mot(const std::string& gt_path, const std::string& tracker_path);
 
-// The metrics as (name, value) pairs with TrackEval's names, in the order of the reference
-// vectors' expected.json: "HOTA", "DetA", ..., "LocA", "MOTA", ..., "IDR", "IDSW", ..., "CLR_FP".
-std::vector<std::pair<std::string, double>> to_fields(const MotMetrics& m);
+struct MotField {
+  std::string name;  // TrackEval's
+  double value;
+  bool count;  // a whole number (IDSW ... CLR_FP), printed as one
+};
+
+// The metrics in the order of the reference vectors' expected.json: "HOTA", "DetA", ..., "LocA",
+// "MOTA", ..., "IDR", then the counts "IDSW", ..., "CLR_FP".
+std::vector<MotField> to_fields(const MotMetrics& m);
 
 }  // namespace iris::eval

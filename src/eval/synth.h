@@ -104,9 +104,6 @@ struct SynthOptions {
   std::string scenario = "mixed";
 };
 
-// Names of the scenarios make_scene() knows, the default first.
-std::vector<std::string> scenario_names();
-
 // The scene the options describe; an error names a bad option and its range.
 Result<Scene> make_scene(const SynthOptions& options);
 

@@ -369,12 +369,6 @@ std::optional<Box> Scene::box_at(const SceneObject& o, double t) const {
   return Box{x1, y2 - h, x1 + w, y2};
 }
 
-std::vector<std::string> scenario_names() {
-  std::vector<std::string> names;
-  for (const Scenario& s : kScenarios) names.push_back(s.name);
-  return names;
-}
-
 Result<Scene> make_scene(const SynthOptions& options) {
   if (Status s = check_options(options); !s) return s;
   const Scenario* scenario = nullptr;

@@ -134,22 +134,17 @@ TEST(SynthEndToEnd, EvalRejectsMalformedInputNamingFileAndRecord) {
       << R"({"images": [{"id": 1}], "categories": [{"id": 1, "name": "person"}],
             "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10],
                              "area": 100, "iscrowd": 0}]})";
-  std::ofstream(dir.file("dt.json"))
-      << R"([{"image_id": 1, "category_id": 1, "bbox": [0, 0, -10, 10], "score": 0.9}])";
-  EXPECT_EQ(
-      iris({"eval", "det", "--gt", dir.file("gt.json"), "--dt", dir.file("dt.json")}, dir, &out),
-      1);
-  EXPECT_NE(out.find(dir.file("dt.json") + ": detection #0: bbox has negative width"),
-            std::string::npos)
-      << out;
-  std::ofstream(dir.file("dt.json"))
-      << R"([{"image_id": 7, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}])";
-  EXPECT_EQ(
-      iris({"eval", "det", "--gt", dir.file("gt.json"), "--dt", dir.file("dt.json")}, dir, &out),
-      1);
-  EXPECT_NE(out.find(dir.file("dt.json") + ": detection #0: image_id 7 is not among the images"),
-            std::string::npos)
-      << out;
+  for (const auto& [dt, error] :
+       {std::pair{R"([{"image_id": 1, "category_id": 1, "bbox": [0, 0, -10, 10], "score": 0.9}])",
+                  ": detection #0: bbox has negative width"},
+        std::pair{R"([{"image_id": 7, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}])",
+                  ": detection #0: image_id 7 is not among the images"}}) {
+    std::ofstream(dir.file("dt.json")) << dt;
+    EXPECT_EQ(
+        iris({"eval", "det", "--gt", dir.file("gt.json"), "--dt", dir.file("dt.json")}, dir, &out),
+        1);
+    EXPECT_NE(out.find(dir.file("dt.json") + error), std::string::npos) << out;
+  }
 
   // A track with a negative height.
   std::ofstream(dir.file("gt.txt")) << "1,1,0,0,10,10,1,1,1\n";

@@ -52,12 +52,14 @@ void expect_matches_trackeval(const std::string& name) {
   size_t i = 0;
   for (const auto& [key, value] : expected.items()) {
     SCOPED_TRACE(name + " " + key);
-    ASSERT_EQ(fields[i].first, key) << "field order differs from expected.json";
+    ASSERT_EQ(fields[i].name, key) << "field order differs from expected.json";
     const double want = value.get<double>();
-    if (i >= 13) {  // counts, from IDSW on
-      EXPECT_EQ(fields[i].second, want);
+    const bool count = i >= 13;  // from IDSW on
+    EXPECT_EQ(fields[i].count, count);
+    if (count) {
+      EXPECT_EQ(fields[i].value, want);
     } else {
-      EXPECT_NEAR(fields[i].second, want, 1e-3);
+      EXPECT_NEAR(fields[i].value, want, 1e-3);
     }
     ++i;
   }
@@ -78,11 +80,12 @@ TEST(MotHand, PerfectTrackingScoresOne) {
       "2,7,12,10,20,40,0.9,-1,-1,-1\n2,9,102,10,20,40,0.9,-1,-1,-1\n"
       "3,7,14,10,20,40,0.9,-1,-1,-1\n");
   ASSERT_TRUE(m.ok()) << m.status().message();
-  for (const auto& [key, value] : to_fields(*m)) {
-    if (key == "HOTA" || key == "DetA" || key == "AssA" || key == "DetRe" || key == "DetPr" ||
-        key == "AssRe" || key == "AssPr" || key == "LocA" || key == "MOTA" || key == "MOTP" ||
-        key == "IDF1" || key == "IDP" || key == "IDR") {
-      EXPECT_DOUBLE_EQ(value, 1.0) << key;
+  for (const MotField& f : to_fields(*m)) {
+    if (f.name == "HOTA" || f.name == "DetA" || f.name == "AssA" || f.name == "DetRe" ||
+        f.name == "DetPr" || f.name == "AssRe" || f.name == "AssPr" || f.name == "LocA" ||
+        f.name == "MOTA" || f.name == "MOTP" || f.name == "IDF1" || f.name == "IDP" ||
+        f.name == "IDR") {
+      EXPECT_DOUBLE_EQ(f.value, 1.0) << f.name;
     }
   }
   EXPECT_EQ(m->idsw, 0);
