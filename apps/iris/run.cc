@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 
@@ -36,10 +37,21 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-int64_t total_frames(const std::vector<pipeline::StreamStats>& stats) {
+// The sum of one counter over every stream, e.g. &pipeline::StreamCounters::frames.
+int64_t total(const std::vector<pipeline::StreamStats>& stats,
+              int64_t pipeline::StreamCounters::*counter) {
   int64_t n = 0;
-  for (const auto& s : stats) n += s.counters.frames;
+  for (const auto& s : stats) n += s.counters.*counter;
   return n;
+}
+
+// "a 1, b 2": a map of counts on one line.
+std::string format_counts(const std::map<std::string, int64_t>& counts) {
+  std::string line;
+  for (const auto& [name, n] : counts) {
+    line += (line.empty() ? "" : ", ") + name + " " + std::to_string(n);
+  }
+  return line;
 }
 
 void print_models(const std::vector<pipeline::ModelStats>& models) {
@@ -58,12 +70,10 @@ void print_models(const std::vector<pipeline::ModelStats>& models) {
 
 void print_summary(const std::vector<pipeline::StreamStats>& stats,
                    const std::vector<pipeline::ModelStats>& models, double seconds) {
-  const int64_t frames = total_frames(stats);
+  const int64_t frames = total(stats, &pipeline::StreamCounters::frames);
   std::printf("iris run: %lld frames in %.1f s (%.1f fps), %zu stream%s\n",
               static_cast<long long>(frames), seconds, seconds > 0 ? frames / seconds : 0.0,
               stats.size(), stats.size() == 1 ? "" : "s");
-  int64_t events = 0;
-  for (const auto& s : stats) events += s.counters.events;
   for (const auto& s : stats) {
     std::printf(
         "  stream %s: %s, %lld frames, %lld detector runs, %llu decode errors, %llu dropped, "
@@ -79,30 +89,19 @@ void print_summary(const std::vector<pipeline::StreamStats>& stats,
                   static_cast<long long>(s.counters.secondary_failures));
     }
     if (!s.counters.suppressed.empty()) {
-      std::string line;
-      for (const auto& [reason, n] : s.counters.suppressed) {
-        line += (line.empty() ? "" : ", ") + reason + " " + std::to_string(n);
-      }
-      std::printf("    suppressed: %s\n", line.c_str());
+      std::printf("    suppressed: %s\n", format_counts(s.counters.suppressed).c_str());
     }
     if (!s.error.empty()) std::printf("    error: %s\n", s.error.c_str());
   }
   print_models(models);
-  std::printf("events: %lld\n", static_cast<long long>(events));
+  std::printf("events: %lld\n",
+              static_cast<long long>(total(stats, &pipeline::StreamCounters::events)));
   for (const auto& s : stats) {
     for (const auto& [rule, counters] : s.counters.rule_counters) {
-      std::string line;
       const auto it = s.counters.by_rule.find(rule);
-      if (it != s.counters.by_rule.end()) {
-        for (const auto& [type, n] : it->second) {
-          line += (line.empty() ? "" : ", ") + type + " " + std::to_string(n);
-        }
-      }
+      std::string line = it != s.counters.by_rule.end() ? format_counts(it->second) : "";
       if (line.empty()) line = "no events";
-      std::string counts;
-      for (const auto& [k, n] : counters) {
-        counts += (counts.empty() ? "" : ", ") + k + " " + std::to_string(n);
-      }
+      const std::string counts = format_counts(counters);
       std::printf("  %s/%s: %s%s\n", s.name.c_str(), rule.c_str(), line.c_str(),
                   counts.empty() ? "" : ("  [" + counts + "]").c_str());
     }
@@ -169,9 +168,8 @@ int run_main(const Args& args) {
     }
     if (tty) {
       const auto stats = (*engine)->stats();
-      const int64_t frames = total_frames(stats);
-      int64_t events = 0;
-      for (const auto& s : stats) events += s.counters.events;
+      const int64_t frames = total(stats, &pipeline::StreamCounters::frames);
+      const int64_t events = total(stats, &pipeline::StreamCounters::events);
       const double t = now_s();
       if (t - last_t >= 0.5) {
         std::fprintf(stderr, "\r\033[K%lld frames  %.1f fps  %lld events  %.0f s",

@@ -87,17 +87,13 @@ constexpr std::string_view kMotKeys[] = {"type", "path"};
 constexpr std::string_view kUrlHint =
     "give a path to a video file or an http://, https:// or rtsp:// URL";
 
-bool contains(std::span<const std::string_view> words, std::string_view word) {
-  return std::find(words.begin(), words.end(), word) != words.end();
-}
-
 // Explains a key that is valid for the other variant of a typed section, so "polygon" on a line
 // rule says why instead of just "unknown".
 std::function<std::string(std::string_view)> belongs_to(std::span<const std::string_view> keys,
                                                         std::string kind, std::string type) {
   return [keys, kind = std::move(kind), type = std::move(type)](std::string_view key) {
-    return contains(keys, key) ? "it is a " + kind + " key and this one has type: " + type
-                               : std::string();
+    return is_one_of(keys, key) ? "it is a " + kind + " key and this one has type: " + type
+                                : std::string();
   };
 }
 
@@ -106,7 +102,7 @@ std::function<std::string(std::string_view)> belongs_to_rule(std::string type) {
   return [type = std::move(type)](std::string_view key) {
     std::vector<std::string_view> owners;
     for (const RuleKeys& r : kRuleKeys) {
-      if (r.type != type && contains(r.keys, key)) owners.push_back(r.type);
+      if (r.type != type && is_one_of(r.keys, key)) owners.push_back(r.type);
     }
     if (owners.empty()) return std::string();
     std::string kinds(owners[0]);
@@ -115,12 +111,6 @@ std::function<std::string(std::string_view)> belongs_to_rule(std::string type) {
     }
     return "it is a " + kinds + " rule key and this one has type: " + type;
   };
-}
-
-std::string format_number(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
 }
 
 // A suppression: map read over *spec key by key: a rule's map over its stream's spec, a stream's
@@ -172,11 +162,7 @@ std::optional<detect::DetectorSpec> read_replay(Diagnostics& diag, const MapRead
   map.check_keys(kReplayKeys);
   detect::ReplaySpec replay;
   if (const std::optional<Item> classes = map.get("classes")) {
-    if (const auto items = read_list(diag, *classes, "classes: [person, bicycle, car]")) {
-      for (const Item& c : *items) {
-        if (auto label = read_string(diag, c)) replay.classes.push_back(std::move(*label));
-      }
-    }
+    replay.classes = read_strings(diag, *classes, "classes: [person, bicycle, car]");
   }
   const std::optional<Item> path = map.get("path");
   if (!path) {
@@ -186,12 +172,8 @@ std::optional<detect::DetectorSpec> read_replay(Diagnostics& diag, const MapRead
   if (!map.read("path", &replay.path)) return std::nullopt;
   std::error_code ec;
   if (!fs::is_regular_file(replay.path, ec)) {
-    std::string where;
-    if (fs::path(replay.path).is_relative()) {
-      where = " (relative to the working directory " + fs::current_path(ec).string() + ")";
-    }
     diag.error(path->mark, path->path,
-               "'" + replay.path + "' is not a file" + where +
+               "'" + replay.path + "' is not a file" + relative_note(replay.path) +
                    "; give the detections file to replay (format: docs/config.md, Detectors)");
     return std::nullopt;
   }
@@ -212,10 +194,7 @@ std::optional<detect::DetectorSpec> read_detector(Diagnostics& diag, const Item&
   const std::optional<std::string> type = read_type(diag, map, "detector type", kDetectorTypes);
   if (!type) return std::nullopt;
   if (*type == "replay") return read_replay(diag, map);
-  if (*type == "dnn") {
-    map.check_keys(kDnnDetectorKeys);
-    return read_dnn_detector(diag, map, models);
-  }
+  if (*type == "dnn") return read_dnn_detector(diag, map, models);
   if (*type == "hog") {
     map.check_keys(kHogKeys, belongs_to(kMotionKeys, "motion detector", "hog"));
     detect::HogSpec hog;
@@ -583,11 +562,7 @@ std::optional<rules::RuleSpec> read_rule(Diagnostics& diag, const MapReader& map
   }
   map.read("name", &common.name);
   if (const std::optional<Item> classes = map.get("classes")) {
-    if (const auto items = read_list(diag, *classes, "classes: [person, car]")) {
-      for (const Item& c : *items) {
-        if (auto label = read_string(diag, c)) common.classes.push_back(std::move(*label));
-      }
-    }
+    common.classes = read_strings(diag, *classes, "classes: [person, car]");
   }
   if (const std::optional<Item> anchor = map.get("anchor")) {
     if (const auto name = read_choice(diag, *anchor, "anchor", kAnchors)) {
@@ -648,7 +623,6 @@ void read_rules(Diagnostics& diag, const Item& item, StreamSpec* stream) {
   }
 }
 
-// Every output path in the pipeline, to refuse two outputs writing one file.
 // A file the pipeline touches: an output it writes, or an input video it reads.
 struct OutputPath {
   std::string path;
@@ -738,11 +712,7 @@ void read_outputs(Diagnostics& diag, const Item& item, StreamSpec* stream,
 }
 
 void check_video_file(Diagnostics& diag, const Item& item, const std::string& path) {
-  std::string where;
-  if (fs::path(path).is_relative()) {
-    std::error_code ec;
-    where = " (relative to the working directory " + fs::current_path(ec).string() + ")";
-  }
+  const std::string where = relative_note(path);
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   if (!fs::exists(status)) {

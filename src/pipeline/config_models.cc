@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <set>
 
 namespace iris::pipeline {
 namespace {
@@ -40,13 +39,10 @@ constexpr std::string_view kDetectionDecoders[] = {"yolov5", "yolov8",    "yolox
 constexpr std::string_view kSecondaryDecoders[] = {"classifier", "embedding"};
 constexpr std::string_view kDecoders[] = {"yolov5",    "yolov8",  "yolox",      "ssd",
                                           "blazeface", "end2end", "classifier", "embedding"};
+constexpr std::string_view kDnnDetectorKeys[] = {"type", "model", "tiles"};
 constexpr std::string_view kTileKeys[] = {"grid", "overlap", "full_frame"};
 constexpr std::string_view kSecondaryKeys[] = {"model", "classes", "min_size", "interval",
                                                "padding"};
-
-bool is_one_of(std::span<const std::string_view> words, std::string_view w) {
-  return std::find(words.begin(), words.end(), w) != words.end();
-}
 
 // A list of exactly `n` numbers in `range`, e.g. mean: [0.485, 0.456, 0.406]; `whole` refuses
 // fractions (sizes and counts).
@@ -71,22 +67,10 @@ std::optional<std::vector<double>> read_numbers(Diagnostics& diag, const Item& i
   return out;
 }
 
-std::vector<std::string> read_names(Diagnostics& diag, const Item& item, std::string_view example) {
-  std::vector<std::string> out;
-  if (const auto items = read_list(diag, item, example)) {
-    for (const Item& i : *items) {
-      if (auto s = read_string(diag, i)) out.push_back(std::move(*s));
-    }
-  }
-  return out;
-}
-
 void check_model_file(Diagnostics& diag, const Item& item, const std::string& path) {
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
-  const std::string where = fs::path(path).is_relative() ? " (relative to the working directory " +
-                                                               fs::current_path(ec).string() + ")"
-                                                         : "";
+  const std::string where = relative_note(path);
   if (!fs::exists(status)) {
     diag.error(item.mark, item.path,
                "model file '" + path + "' does not exist" + where +
@@ -150,7 +134,7 @@ std::optional<infer::ModelSpec> read_model(Diagnostics& diag, const MapReader& m
     m.decoder = *d;
   }
   if (const auto item = map.get("classes")) {
-    m.class_names = read_names(diag, *item, "classes: [person, bicycle, car]");
+    m.class_names = read_strings(diag, *item, "classes: [person, bicycle, car]");
   }
   double score = m.score_threshold;
   if (map.read("score_threshold", &score, Range::closed(0, 1))) m.score_threshold = score;
@@ -233,6 +217,7 @@ ModelSpecs read_models(Diagnostics& diag, const Item& item) {
 
 std::optional<detect::DnnSpec> read_dnn_detector(Diagnostics& diag, const MapReader& map,
                                                  const ModelSpecs& models) {
+  map.check_keys(kDnnDetectorKeys);
   detect::DnnSpec dnn;
   if (!map.get("model")) {
     map.missing("model", "name a model from the models: section, e.g. model: yolo");
@@ -280,7 +265,7 @@ std::vector<SecondarySpec> read_secondary(Diagnostics& diag, const Item& item,
       continue;
     }
     if (const auto classes = map.get("classes")) {
-      s.classes = read_names(diag, *classes, "classes: [car, truck]");
+      s.classes = read_strings(diag, *classes, "classes: [car, truck]");
     }
     map.read("min_size", &s.min_size, Range::closed(1, 100000));
     map.read("interval", &s.interval, Range::at_least(0));

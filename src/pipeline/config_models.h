@@ -25,7 +25,4 @@ std::optional<detect::DnnSpec> read_dnn_detector(Diagnostics& diag, const MapRea
 std::vector<SecondarySpec> read_secondary(Diagnostics& diag, const Item& item,
                                           const ModelSpecs& models);
 
-// Keys of a `type: dnn` detector.
-inline constexpr std::string_view kDnnDetectorKeys[] = {"type", "model", "tiles"};
-
 }  // namespace iris::pipeline

@@ -81,13 +81,12 @@ Result<std::unique_ptr<Engine>> Engine::create(const PipelineSpec& spec,
     so.stop = &e->stop_;
     auto source = video::Source::open(so);
     if (!source.ok()) return source.status().with_context("stream '" + ss.name + "'");
-    const bool live = (*source)->info().live;
-    auto s = std::make_unique<Stream>(e->pool_.get(), options.queue_frames,
-                                      live ? FullPolicy::kDropOldest : FullPolicy::kBlock);
-    s->name = ss.name;
     const video::StreamInfo& info = (*source)->info();
+    auto s = std::make_unique<Stream>(e->pool_.get(), options.queue_frames,
+                                      info.live ? FullPolicy::kDropOldest : FullPolicy::kBlock);
+    s->name = ss.name;
     auto worker = StreamWorker::create(
-        ss, {info.width, info.height, info.fps, live}, e->served_,
+        ss, {info.width, info.height, info.fps, info.live}, e->served_,
         [p = s.get()](std::function<void()> task) { p->strand.post(std::move(task)); });
     if (!worker.ok()) return worker.status();
     s->source = std::move(source).value();

@@ -1,8 +1,6 @@
 #include "pipeline/secondary_stage.h"
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
 
 namespace iris::pipeline {
 namespace {
@@ -58,10 +56,9 @@ void SecondaryStage::attach(const Answer& answer, Detection* d) {
   if (!answer.embedding.empty()) d->embedding = answer.embedding;
 }
 
-void SecondaryStage::run(const Frame& frame, std::vector<Detection> detections,
-                         const std::vector<track::Track>& tracks, Done done) {
+void SecondaryStage::run(const Frame& frame, std::vector<Detection> detections, Done done) {
   for (Unclaimed& u : unclaimed_) {
-    if (const int64_t object = object_of(u.detection, tracks); object != 0) {
+    if (const int64_t object = object_of(u.detection, tracks_); object != 0) {
       answers_[{object, u.spec}] = std::move(u.answer);
     }
   }
@@ -69,7 +66,7 @@ void SecondaryStage::run(const Frame& frame, std::vector<Detection> detections,
   auto job = std::make_shared<Job>();
   for (size_t i = 0; i < detections.size(); ++i) {
     Detection& d = detections[i];
-    const int64_t object = object_of(d, tracks);
+    const int64_t object = object_of(d, tracks_);
     for (size_t s = 0; s < specs_.size(); ++s) {
       const SecondarySpec& spec = specs_[s];
       if (!spec.classes.empty() &&
@@ -146,8 +143,10 @@ void SecondaryStage::run(const Frame& frame, std::vector<Detection> detections,
   }
 }
 
-void SecondaryStage::forget(const std::vector<track::Track>& removed) {
-  for (const track::Track& t : removed) {
+void SecondaryStage::update(const track::TrackUpdate& tracks) {
+  if (specs_.empty()) return;
+  tracks_ = tracks.tracks;
+  for (const track::Track& t : tracks.removed) {
     for (size_t s = 0; s < specs_.size(); ++s) answers_.erase({t.id, s});
   }
 }

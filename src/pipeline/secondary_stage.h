@@ -5,6 +5,7 @@
 // the StreamWorker; results come back on server threads and are posted back to the strand.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <utility>
@@ -29,14 +30,14 @@ class SecondaryStage {
                  Post post);
 
   bool empty() const { return specs_.empty(); }
-  // Calls `done` exactly once, on the strand, with `detections` and their answers. `tracks` are
-  // the stream's tracks after the previous update: a detection that overlaps one of them is that
-  // object. A crop whose model fails or is dropped gets no answer from it; the failures are
-  // counted.
-  void run(const Frame& frame, std::vector<Detection> detections,
-           const std::vector<track::Track>& tracks, Done done);
-  // Drops what is remembered about objects the tracker removed.
-  void forget(const std::vector<track::Track>& removed);
+  // Calls `done` exactly once, on the strand, with `detections` and their answers. A detection
+  // that overlaps a track of the last update() is that object. A crop whose model fails or is
+  // dropped gets no answer from it; the failures are counted.
+  void run(const Frame& frame, std::vector<Detection> detections, Done done);
+  // After each tracker update or predict: keeps the tracks for the next run() and drops what is
+  // remembered about the objects the tracker removed.
+  void update(const track::TrackUpdate& tracks);
+  // Safe from any thread: the stream's counters read it.
   int64_t failures() const { return failures_; }
 
  private:
@@ -61,7 +62,8 @@ class SecondaryStage {
     Answer answer;
   };
   std::vector<Unclaimed> unclaimed_;
-  int64_t failures_ = 0;
+  std::vector<track::Track> tracks_;  // of the last update(); only kept when there are specs
+  std::atomic<int64_t> failures_{0};
 };
 
 }  // namespace iris::pipeline

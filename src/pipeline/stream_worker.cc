@@ -54,7 +54,7 @@ void StreamWorker::process(const Frame& frame, std::function<void()> done) {
         return done();
       }
       try {
-        secondary_.run(frame, std::move(dets).value(), last_tracks_,
+        secondary_.run(frame, std::move(dets).value(),
                        [this, frame, done](std::vector<Detection> enriched) {
                          complete(frame, std::move(enriched));
                          done();
@@ -106,8 +106,7 @@ void StreamWorker::complete_frame(const Frame& frame,
     }
     tracks = tracker_->predict(frame.pts);
   }
-  last_tracks_ = tracks.tracks;
-  secondary_.forget(tracks.removed);
+  secondary_.update(tracks);
 
   rules::FrameContext ctx{spec_.name,      frame.index,   frame.pts,
                           frame.wall_time, frame.width(), frame.height()};
@@ -133,7 +132,6 @@ void StreamWorker::complete_frame(const Frame& frame,
   ++counters_.frames;
   if (detections) ++counters_.detector_runs;
   if (detector_error) ++counters_.detector_errors;
-  counters_.secondary_failures = secondary_.failures();
   counters_.suppressed = suppression_.counters();
   for (const auto& e : events) ++counters_.by_rule[e.rule][e.type];
   if (!events.empty()) {
@@ -196,7 +194,9 @@ Status StreamWorker::finish() {
 
 StreamCounters StreamWorker::counters() const {
   std::lock_guard lock(counters_mu_);
-  return counters_;
+  StreamCounters c = counters_;
+  c.secondary_failures = secondary_.failures();
+  return c;
 }
 
 }  // namespace iris::pipeline

@@ -3,7 +3,6 @@
 // one frame at a time, so it takes no locks except around the counters others read.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -87,7 +86,6 @@ class StreamWorker {
   Post post_;
   std::unique_ptr<detect::Detector> detector_;
   SecondaryStage secondary_;
-  std::vector<track::Track> last_tracks_;  // after the last update or predict
   std::unique_ptr<track::Tracker> tracker_;
   rules::Suppression suppression_;
   std::vector<std::unique_ptr<rules::Rule>> rules_;  // rule i reads suppression_.input(i)

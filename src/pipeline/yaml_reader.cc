@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
 namespace iris::pipeline {
@@ -23,12 +24,6 @@ std::optional<double> parse_double(std::string_view text) {
     return std::nullopt;
   }
   return v;
-}
-
-std::string format_number(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -72,6 +67,22 @@ std::optional<std::string_view> closest_word(std::string_view key,
 }
 
 }  // namespace
+
+std::string format_number(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+bool is_one_of(std::span<const std::string_view> words, std::string_view word) {
+  return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+std::string relative_note(const std::string& path) {
+  if (!std::filesystem::path(path).is_relative()) return "";
+  std::error_code ec;
+  return " (relative to the working directory " + std::filesystem::current_path(ec).string() + ")";
+}
 
 std::string join(std::span<const std::string_view> words) {
   std::string out;
@@ -240,7 +251,7 @@ std::optional<std::string> read_choice(Diagnostics& diag, const Item& item, std:
                                        std::span<const std::string_view> choices) {
   std::optional<std::string> value = read_string(diag, item);
   if (!value) return std::nullopt;
-  if (std::find(choices.begin(), choices.end(), *value) != choices.end()) return value;
+  if (is_one_of(choices, *value)) return value;
   std::string message = "unknown " + std::string(what) + " '" + *value + "'";
   if (const auto suggestion = closest_word(*value, choices)) {
     message += " (did you mean '" + std::string(*suggestion) + "'?)";
@@ -260,6 +271,17 @@ std::optional<std::vector<Item>> read_list(Diagnostics& diag, const Item& item,
   std::vector<Item> items;
   for (size_t i = 0; i < item.node.size(); ++i) items.push_back(list_item(item, i));
   return items;
+}
+
+std::vector<std::string> read_strings(Diagnostics& diag, const Item& item,
+                                      std::string_view example) {
+  std::vector<std::string> out;
+  if (const auto items = read_list(diag, item, example)) {
+    for (const Item& i : *items) {
+      if (auto s = read_string(diag, i)) out.push_back(std::move(*s));
+    }
+  }
+  return out;
 }
 
 MapReader::MapReader(Diagnostics& diag, Item item) : diag_(&diag), item_(std::move(item)) {
@@ -305,7 +327,7 @@ void MapReader::check_keys(std::span<const std::string_view> allowed,
                            const std::function<std::string(std::string_view)>& misplaced) const {
   const std::string where = item_.path.empty() ? "at the top level" : "in " + item_.path;
   for (const Entry& e : entries_) {
-    if (std::find(allowed.begin(), allowed.end(), e.key) != allowed.end()) continue;
+    if (is_one_of(allowed, e.key)) continue;
     std::string message;
     const std::string reason = misplaced ? misplaced(e.key) : std::string();
     if (!reason.empty()) {

@@ -72,6 +72,13 @@ struct Range {
 
 // "a, b, c", for lists of allowed keys and choices in messages.
 std::string join(std::span<const std::string_view> words);
+// Whether `word` is one of `words` (allowed keys, choices).
+bool is_one_of(std::span<const std::string_view> words, std::string_view word);
+// A number for messages, in ostream's default form: 0.5, 3, 1e+10.
+std::string format_number(double v);
+// " (relative to the working directory D)" for a relative path, else "": where a file the config
+// names is looked for.
+std::string relative_note(const std::string& path);
 
 // What a node is, for "got ..." messages: 'abc', a list, a map, nothing.
 std::string describe(const YAML::Node& node);
@@ -88,6 +95,9 @@ std::optional<std::string> read_choice(Diagnostics& diag, const Item& item, std:
 // The items of a list, or nullopt after reporting; `example` shows the right form in the hint.
 std::optional<std::vector<Item>> read_list(Diagnostics& diag, const Item& item,
                                            std::string_view example);
+// A list of strings (class names); the valid ones, after reporting the others.
+std::vector<std::string> read_strings(Diagnostics& diag, const Item& item,
+                                      std::string_view example);
 
 // Keys of one map. Construction reports a value that is not a map, keys that are not plain
 // names, and keys given twice (yaml-cpp 0.7 keeps both pairs; get() returns the first).

@@ -7,15 +7,11 @@
 #include <variant>
 
 #include "pipeline/config.h"
+#include "pipeline/config_test_support.h"
 #include "support/support.h"
 
 namespace iris::pipeline {
 namespace {
-
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected to find\n  " << part << "\nin\n" << text;
-}
 
 // The model of that name (a default one, after a test failure, when there is none).
 infer::ModelSpec model_named(const PipelineSpec& spec, const std::string& name) {
@@ -35,11 +31,8 @@ class ConfigModelsTest : public ::testing::Test {
   }
 
   // `yaml` with DIR replaced by the test directory.
-  std::string in_dir(std::string yaml) const {
-    for (size_t at = yaml.find("DIR"); at != std::string::npos; at = yaml.find("DIR", at)) {
-      yaml.replace(at, 3, dir_.path());
-    }
-    return yaml;
+  std::string in_dir(const std::string& yaml) const {
+    return replace_all(yaml, "DIR", dir_.path());
   }
   Result<PipelineSpec> parse(const std::string& yaml) const {
     return parse_config(in_dir(yaml), "m.yaml");

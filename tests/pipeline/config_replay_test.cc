@@ -6,15 +6,11 @@
 #include <variant>
 
 #include "pipeline/config.h"
+#include "pipeline/config_test_support.h"
 #include "support/support.h"
 
 namespace iris::pipeline {
 namespace {
-
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected to find\n  " << part << "\nin\n" << text;
-}
 
 class ConfigReplayTest : public ::testing::Test {
  protected:

@@ -1,55 +1,23 @@
 // Config of the false-alarm suppression stage, time windows and the loiter and crowd rules.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <variant>
 
 #include "pipeline/config.h"
+#include "pipeline/config_test_support.h"
 
 namespace iris::pipeline {
 namespace {
 
-namespace fs = std::filesystem;
-
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected to find\n  " << part << "\nin\n" << text;
-}
-
 // A stream header whose url is a stand-in video file; tests append its rules and keys.
-class ConfigRulesTest : public ::testing::Test {
+class ConfigRulesTest : public VideoConfigTest {
  protected:
-  void SetUp() override {
-    std::string dir = (fs::temp_directory_path() / "iris_config_rules_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(dir.data()), nullptr);
-    dir_ = dir;
-    video_ = (dir_ / "clip.mp4").string();
-    std::ofstream(video_) << "not really a video";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  Result<PipelineSpec> parse(std::string yaml) const {
-    for (size_t at = yaml.find("VIDEO"); at != std::string::npos; at = yaml.find("VIDEO", at)) {
-      yaml.replace(at, 5, video_);
-    }
-    return parse_config(yaml, "test.yaml");
-  }
-  std::string errors(const std::string& yaml) const {
-    Result<PipelineSpec> result = parse(yaml);
-    EXPECT_FALSE(result.ok()) << "parsed but should not have:\n" << yaml;
-    return result.ok() ? "" : result.status().message();
-  }
   // Errors of one stream whose body (keys, rules) is `body`, indented under "  - ".
   std::string stream_errors(const std::string& body) const {
     return errors("streams:\n  - name: cam\n    url: VIDEO\n    detector: {type: hog}\n" + body);
   }
-
-  fs::path dir_;
-  std::string video_;
 };
 
 TEST_F(ConfigRulesTest, LoiterAndCrowdParseToExactValues) {

@@ -11,54 +11,14 @@
 #include <string>
 #include <variant>
 
+#include "pipeline/config_test_support.h"
+
 namespace iris::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Substring checks that print both strings on failure (this binary links gtest, not gmock).
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) {
-    return ::testing::AssertionSuccess() << "found\n  " << part << "\nin\n" << text;
-  }
-  return ::testing::AssertionFailure() << "expected to find\n  " << part << "\nin\n" << text;
-}
-
-// Each test gets its own directory with a stand-in video file: the config only checks that a
-// local url exists and is readable, not what it holds.
-class ConfigTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string dir_template = (fs::temp_directory_path() / "iris_config_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(dir_template.data()), nullptr);
-    dir_ = dir_template;
-    video_ = (dir_ / "clip.mp4").string();
-    std::ofstream(video_) << "not really a video";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // The config text with every VIDEO replaced by the stand-in file's path.
-  std::string with_video(std::string yaml) const {
-    for (size_t at = yaml.find("VIDEO"); at != std::string::npos; at = yaml.find("VIDEO", at)) {
-      yaml.replace(at, 5, video_);
-    }
-    return yaml;
-  }
-
-  Result<PipelineSpec> parse(const std::string& yaml) const {
-    return parse_config(with_video(yaml), "test.yaml");
-  }
-
-  // The error message for a config that must not parse ("" if it parsed, after a failure).
-  std::string errors(const std::string& yaml) const {
-    Result<PipelineSpec> result = parse(yaml);
-    EXPECT_FALSE(result.ok()) << "parsed but should not have:\n" << yaml;
-    return result.ok() ? "" : result.status().message();
-  }
-
-  fs::path dir_;
-  std::string video_;
-};
+class ConfigTest : public VideoConfigTest {};
 
 int count_lines(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n')) + 1;
@@ -852,39 +812,39 @@ TEST_F(ConfigTest, OddInputNeverThrows) {
 }
 
 TEST_F(ConfigTest, LoadConfigReadsTheFileAndNamesIt) {
-  const fs::path path = dir_ / "pipeline.yaml";
+  const std::string path = dir_.file("pipeline.yaml");
   std::ofstream(path) << with_video("streams:\n  - name: a\n    url: VIDEO\n    loop: 3\n");
-  const Result<PipelineSpec> bad = load_config(path.string());
+  const Result<PipelineSpec> bad = load_config(path);
   ASSERT_FALSE(bad.ok());
-  EXPECT_TRUE(contains(bad.status().message(), path.string() + ":4:11: streams[0].loop:"));
+  EXPECT_TRUE(contains(bad.status().message(), path + ":4:11: streams[0].loop:"));
 
   std::ofstream(path) << with_video("streams: [{name: a, url: VIDEO, detector: {type: hog}}]\n");
-  const Result<PipelineSpec> good = load_config(path.string());
+  const Result<PipelineSpec> good = load_config(path);
   ASSERT_TRUE(good.ok()) << good.status().message();
-  EXPECT_EQ(good->source, path.string());
+  EXPECT_EQ(good->source, path);
 }
 
 TEST_F(ConfigTest, LoadConfigSyntaxErrorHasFileLineColumn) {
-  const fs::path path = dir_ / "broken.yaml";
+  const std::string path = dir_.file("broken.yaml");
   std::ofstream(path) << "streams:\n  - name: a\n    url: [x\n";
-  const Result<PipelineSpec> result = load_config(path.string());
+  const Result<PipelineSpec> result = load_config(path);
   ASSERT_FALSE(result.ok());
   const std::string text = result.status().message();
-  EXPECT_TRUE(contains(text, path.string() + ":4:1: YAML syntax error: "));
+  EXPECT_TRUE(contains(text, path + ":4:1: YAML syntax error: "));
   EXPECT_TRUE(contains(text, "fix the YAML here"));
 }
 
 TEST_F(ConfigTest, LoadConfigUnreadableFileNamesThePath) {
-  const std::string missing = (dir_ / "nope.yaml").string();
+  const std::string missing = dir_.file("nope.yaml");
   const Result<PipelineSpec> result = load_config(missing);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().message(), "cannot read config file '" + missing +
                                            "': No such file or directory; check the path and its "
                                            "permissions");
-  const Result<PipelineSpec> dir = load_config(dir_.string());
+  const Result<PipelineSpec> dir = load_config(dir_.path());
   ASSERT_FALSE(dir.ok());
   EXPECT_TRUE(contains(dir.status().message(),
-                       "cannot read config file '" + dir_.string() + "': it is a directory"));
+                       "cannot read config file '" + dir_.path() + "': it is a directory"));
 }
 
 }  // namespace
@@ -911,10 +871,10 @@ streams:
   const std::string later = errors(
       "defaults: {detector: {type: hog}}\nstreams:\n"
       "  - {name: a, url: VIDEO, outputs: [{type: mp4, path: " +
-      dir_.string() +
+      dir_.path() +
       "/b.mp4}]}\n"
       "  - {name: b, url: " +
-      dir_.string() + "/b.mp4}\n");
+      dir_.path() + "/b.mp4}\n");
   EXPECT_TRUE(contains(later, "an output must not overwrite an input video"));
   // Several streams reading one file is fine.
   EXPECT_TRUE(parse("defaults: {detector: {type: hog}}\nstreams:\n"
@@ -923,7 +883,7 @@ streams:
 }
 
 TEST_F(ConfigFilesTest, AFifoIsRefusedWithoutBlocking) {
-  const std::string fifo = (dir_ / "cam.fifo").string();
+  const std::string fifo = dir_.file("cam.fifo");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
   EXPECT_TRUE(contains(errors("streams: [{name: a, url: " + fifo + ", detector: {type: hog}}]\n"),
                        "is not a regular file"));
