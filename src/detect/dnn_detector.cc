@@ -1,8 +1,6 @@
 // DNN detector: preprocesses a frame (or its tiles) on the stream's strand, submits the tensors to
 // the model's ModelServer, and completes when every result is back. It keeps no state between
 // frames, so one frame's requests may still be in flight when it returns.
-#include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <mutex>
 
@@ -12,46 +10,66 @@
 namespace iris::detect {
 namespace {
 
+// `n` spans of equal size covering [0, length) exactly, each sharing `overlap` of its size with
+// the next.
+std::vector<cv::Range> spans(int n, double overlap, int length) {
+  const double size = length / (n - (n - 1) * overlap);
+  std::vector<cv::Range> out;
+  for (int i = 0; i < n; ++i) {
+    const int start = static_cast<int>(std::lround(i * size * (1 - overlap)));
+    out.emplace_back(start, i + 1 == n ? length : static_cast<int>(std::lround(start + size)));
+  }
+  return out;
+}
+
 // The regions a frame is run on: the whole frame, or overlapping tiles (and the whole frame).
 std::vector<cv::Rect> regions(const std::optional<TileSpec>& tiles, int width, int height) {
   const cv::Rect whole(0, 0, width, height);
   if (!tiles) return {whole};
   std::vector<cv::Rect> out;
   if (tiles->full_frame) out.push_back(whole);
-  // Tiles of equal size: cols tiles of width w overlap by overlap*w, covering the frame exactly.
-  const double tw = width / (tiles->cols - (tiles->cols - 1) * tiles->overlap);
-  const double th = height / (tiles->rows - (tiles->rows - 1) * tiles->overlap);
-  for (int r = 0; r < tiles->rows; ++r) {
-    for (int c = 0; c < tiles->cols; ++c) {
-      const int x0 = static_cast<int>(std::lround(c * tw * (1 - tiles->overlap)));
-      const int y0 = static_cast<int>(std::lround(r * th * (1 - tiles->overlap)));
-      const int x1 = c + 1 == tiles->cols ? width : static_cast<int>(std::lround(x0 + tw));
-      const int y1 = r + 1 == tiles->rows ? height : static_cast<int>(std::lround(y0 + th));
-      out.emplace_back(x0, y0, x1 - x0, y1 - y0);
-    }
+  const std::vector<cv::Range> xs = spans(tiles->cols, tiles->overlap, width);
+  for (const cv::Range& y : spans(tiles->rows, tiles->overlap, height)) {
+    for (const cv::Range& x : xs) out.emplace_back(x.start, y.start, x.size(), y.size());
   }
   return out;
 }
 
-// Gathers the results of one frame's requests; the last one to arrive completes the frame.
-struct FrameJob {
-  FrameJob(size_t n, Detector::Done done) : pending(n), done(std::move(done)) {}
-  std::atomic<size_t> pending;
-  Detector::Done done;
-  std::mutex mu;  // guards the fields below: results arrive on server threads
-  std::vector<Detection> found;
-  std::optional<Status> error;
+// Gathers the results of one frame's requests, which arrive on server threads; the last one to
+// arrive completes the frame.
+class FrameJob {
+ public:
+  FrameJob(size_t requests, std::shared_ptr<const infer::Model> model, Detector::Done done)
+      : pending_(requests),
+        merge_(requests > 1),
+        model_(std::move(model)),
+        done_(std::move(done)) {}
 
   void add(Result<std::vector<Detection>> r) {
     {
-      std::lock_guard lock(mu);
+      std::lock_guard lock(mu_);
       if (!r.ok()) {
-        if (!error) error = r.status();
+        if (!error_) error_ = r.status();
       } else {
-        found.insert(found.end(), r->begin(), r->end());
+        found_.insert(found_.end(), r->begin(), r->end());
       }
+      if (--pending_ > 0) return;
     }
+    // The last result: no other thread touches the job any more.
+    if (error_) return done_(*error_);
+    if (!merge_) return done_(std::move(found_));
+    const infer::ModelSpec& spec = model_->spec();
+    done_(infer::merge_detections(std::move(found_), spec.nms_iou, spec.max_detections));
   }
+
+ private:
+  std::mutex mu_;
+  size_t pending_;  // guarded by mu_, like found_ and error_
+  const bool merge_;
+  const std::shared_ptr<const infer::Model> model_;
+  const Detector::Done done_;
+  std::vector<Detection> found_;
+  std::optional<Status> error_;
 };
 
 class DnnDetector : public Detector {
@@ -71,25 +89,16 @@ class DnnDetector : public Detector {
       }
       samples.push_back(std::move(sample).value());
     }
-    const bool merge = rois.size() > 1;
-    auto job = std::make_shared<FrameJob>(samples.size(), std::move(done));
-    auto finish_one = [job, merge, model = served_.model](Result<std::vector<Detection>> r) {
-      job->add(std::move(r));
-      if (--job->pending > 0) return;
-      if (job->error) return job->done(*job->error);
-      if (!merge) return job->done(std::move(job->found));
-      const infer::ModelSpec& spec = model->spec();
-      job->done(infer::merge_detections(std::move(job->found), spec.nms_iou, spec.max_detections));
-    };
+    auto job = std::make_shared<FrameJob>(samples.size(), served_.model, std::move(done));
     for (infer::Sample& sample : samples) {
       const infer::InputTransform transform = sample.transform;
       Status s = served_.server->submit(
           std::move(sample.tensor), may_drop_,
-          [finish_one, transform, model = served_.model](Result<std::vector<infer::Tensor>> out) {
-            if (!out.ok()) return finish_one(out.status());
-            finish_one(model->detections(*out, transform));
+          [job, transform, model = served_.model](Result<std::vector<infer::Tensor>> out) {
+            if (!out.ok()) return job->add(out.status());
+            job->add(model->detections(*out, transform));
           });
-      if (!s.ok()) finish_one(s);
+      if (!s.ok()) job->add(s);
     }
   }
 

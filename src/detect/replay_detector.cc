@@ -1,7 +1,6 @@
 // Replay detector: detections read from a file instead of computed, so a pipeline can be run on
 // exactly known detector output (`iris synth` writes such files beside its video).
 #include <cassert>
-#include <cmath>
 #include <fstream>
 #include <string_view>
 

@@ -51,6 +51,14 @@ std::string num(double v, int decimals) {
 std::string str(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+
+// "[a,b,...]": each item as `format` writes it.
+template <typename T, typename Format>
+std::string array(const std::vector<T>& items, Format format) {
+  std::string out = "[";
+  for (const T& item : items) out += (out.size() > 1 ? "," : "") + format(item);
+  return out + "]";
+}
 }  // namespace
 
 std::string to_json_line(const Event& e) {
@@ -71,25 +79,21 @@ std::string to_json_line(const Event& e) {
   field("track_id", std::to_string(e.track_id));
   field("class", str(e.label));
   field("confidence", num(e.confidence, 4));
-  field("box", "[" + num(e.box.x1, 1) + "," + num(e.box.y1, 1) + "," + num(e.box.x2, 1) + "," +
-                   num(e.box.y2, 1) + "]");
+  field("box", array(std::vector<double>{e.box.x1, e.box.y1, e.box.x2, e.box.y2},
+                     [](double v) { return num(v, 1); }));
   if (e.direction) field("direction", str(*e.direction));
   if (e.count) field("count", std::to_string(*e.count));
   if (e.duration) field("duration", num(*e.duration, 3));
   if (e.reason) field("reason", str(*e.reason));
   if (e.snapshot) field("snapshot", str(*e.snapshot));
   if (!e.attributes.empty()) {
-    std::string list;
-    for (const Classification& c : e.attributes) {
-      list += (list.empty() ? "{" : ",{") + std::string("\"model\":") + str(c.model) +
-              ",\"label\":" + str(c.label) + ",\"score\":" + num(c.score, 4) + "}";
-    }
-    field("attributes", "[" + list + "]");
+    field("attributes", array(e.attributes, [](const Classification& c) {
+            return "{\"model\":" + str(c.model) + ",\"label\":" + str(c.label) +
+                   ",\"score\":" + num(c.score, 4) + "}";
+          }));
   }
   if (!e.embedding.empty()) {
-    std::string list;
-    for (float v : e.embedding) list += (list.empty() ? "" : ",") + num(v, 5);
-    field("embedding", "[" + list + "]");
+    field("embedding", array(e.embedding, [](float v) { return num(v, 5); }));
   }
   return j + "}";
 }

@@ -39,6 +39,24 @@ bool luma_first(AVPixelFormat f) {
          d->comp[0].depth == 8;
 }
 
+// A scaler from `f` to w x h in `dst`, kept per thread and output format and reused while the
+// sizes stay the same: making one costs about a third of a conversion.
+SwsContext* scaler(const AVFrame* f, int w, int h, AVPixelFormat dst) {
+  struct Cache {
+    SwsContext* bgr = nullptr;
+    SwsContext* other = nullptr;
+    ~Cache() {
+      sws_freeContext(bgr);
+      sws_freeContext(other);
+    }
+  };
+  thread_local Cache cache;
+  SwsContext*& sws = dst == AV_PIX_FMT_BGR24 ? cache.bgr : cache.other;
+  sws = sws_getCachedContext(sws, f->width, f->height, static_cast<AVPixelFormat>(f->format), w, h,
+                             dst, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  return sws;
+}
+
 // A decoded FFmpeg frame, shared by reference; converted on first use.
 class AvPicture : public Picture {
  public:
@@ -63,8 +81,7 @@ class AvPicture : public Picture {
 
  private:
   cv::Mat convert(int w, int h, AVPixelFormat dst) const {
-    SwsContext* sws = sws_getContext(f_->width, f_->height, static_cast<AVPixelFormat>(f_->format),
-                                     w, h, dst, SWS_BILINEAR, nullptr, nullptr, nullptr);
+    SwsContext* sws = scaler(f_, w, h, dst);
     cv::Mat out(h, w, dst == AV_PIX_FMT_BGR24 ? CV_8UC3 : CV_8UC1);
     if (!sws) {
       out.setTo(0);
@@ -73,7 +90,6 @@ class AvPicture : public Picture {
     uint8_t* planes[4] = {out.data, nullptr, nullptr, nullptr};
     int strides[4] = {static_cast<int>(out.step[0]), 0, 0, 0};
     sws_scale(sws, f_->data, f_->linesize, 0, f_->height, planes, strides);
-    sws_freeContext(sws);
     return out;
   }
 
@@ -185,15 +201,12 @@ Status Source::open_input() {
 
 Status Source::restart() {
   arm(options_.timeout);
-  const int rc = av_seek_frame(fmt_, stream_index_,
-                               fmt_->streams[stream_index_]->start_time == AV_NOPTS_VALUE
-                                   ? 0
-                                   : fmt_->streams[stream_index_]->start_time,
-                               AVSEEK_FLAG_BACKWARD);
+  const int64_t start = fmt_->streams[stream_index_]->start_time;
+  const int rc =
+      av_seek_frame(fmt_, stream_index_, start == AV_NOPTS_VALUE ? 0 : start, AVSEEK_FLAG_BACKWARD);
   if (rc < 0) return Status::error("cannot loop '" + options_.url + "': " + av_error(rc));
   avcodec_flush_buffers(dec_);
-  const double step = info_.fps > 0 ? 1.0 / info_.fps : 0.04;
-  pts_offset_ = last_pts_ + step;
+  pts_offset_ = last_pts_ + frame_step();
   first_pts_ = -1;
   draining_ = false;
   return {};
@@ -224,7 +237,7 @@ Source::Decoded Source::receive(std::optional<Frame>* out) {
   }
   const AVStream* st = fmt_->streams[stream_index_];
   const int64_t ts = frame_->best_effort_timestamp;
-  const double step = info_.fps > 0 ? 1.0 / info_.fps : 0.04;
+  const double step = frame_step();
   double t = ts != AV_NOPTS_VALUE ? ts * av_q2d(st->time_base) : -1;
   if (t >= 0 && first_pts_ < 0) first_pts_ = t;
   t = t >= 0 ? t - first_pts_ + pts_offset_ : last_pts_ + step;

@@ -61,6 +61,8 @@ class Source {
   void arm(double seconds);
   static int interrupt_cb(void* opaque);
   bool stopping() const { return options_.stop && options_.stop->load(); }
+  // Seconds from one frame to the next: the nominal rate's, or 25 fps' when it is unknown.
+  double frame_step() const { return info_.fps > 0 ? 1.0 / info_.fps : 0.04; }
   enum class Decoded { kFrame, kNeedInput, kFlushed, kCorrupt };
   Decoded receive(std::optional<Frame>* out);
   Status restart();

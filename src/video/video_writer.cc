@@ -116,13 +116,10 @@ Status VideoWriter::write(const cv::Mat& bgr, double pts) {
   if (bgr.empty() || bgr.type() != CV_8UC3) {
     return Status::error("writing '" + path_ + "': expected an 8-bit BGR image");
   }
-  if (bgr.cols != src_w_ || bgr.rows != src_h_ || !sws_) {
-    sws_freeContext(sws_);
-    sws_ = sws_getContext(bgr.cols, bgr.rows, AV_PIX_FMT_BGR24, enc_->width, enc_->height,
-                          AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr);
-    src_w_ = bgr.cols;
-    src_h_ = bgr.rows;
-  }
+  // Reused while the frame size stays the same; a new size gets a new scaler.
+  sws_ = sws_getCachedContext(sws_, bgr.cols, bgr.rows, AV_PIX_FMT_BGR24, enc_->width, enc_->height,
+                              AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  if (!sws_) return Status::error("encoding '" + path_ + "': no memory");
   if (av_frame_make_writable(yuv_) < 0) return Status::error("encoding '" + path_ + "': no memory");
   const uint8_t* src[4] = {bgr.data, nullptr, nullptr, nullptr};
   const int stride[4] = {static_cast<int>(bgr.step[0]), 0, 0, 0};

@@ -49,7 +49,6 @@ class VideoWriter {
   AVFrame* yuv_ = nullptr;
   AVPacket* pkt_ = nullptr;
   SwsContext* sws_ = nullptr;
-  int src_w_ = 0, src_h_ = 0;
   int64_t last_pts_ = -1;
   int64_t frames_ = 0;
   bool open_ = false;

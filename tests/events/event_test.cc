@@ -47,6 +47,18 @@ TEST(Event, JsonLineFollowsTheSchema) {
   EXPECT_FALSE(j.contains("snapshot"));
 }
 
+TEST(Event, AttributesAndEmbeddingAreListsInOrder) {
+  Event e = sample();
+  e.attributes = {{"color", "red", 0.91234f}, {"color", "blue", 0.05f}};
+  e.embedding = {0.6f, -0.8f};
+  const std::string line = to_json_line(e);
+  EXPECT_NE(line.find(R"("box":[10,20,30.6,40],)"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("attributes":[{"model":"color","label":"red","score":0.9123},)"
+                      R"({"model":"color","label":"blue","score":0.05}],"embedding":[0.6,-0.8]})"),
+            std::string::npos)
+      << line;
+}
+
 TEST(Event, InvalidUtf8IsReplacedNotFatal) {
   Event e = sample();
   e.label = "p\xe9rson";  // Latin-1, not UTF-8

@@ -10,15 +10,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgproc.hpp>
 #include <random>
-#include <sstream>
 
+#include "core/text.h"
 #include "video/video_writer.h"
 
 namespace iris::testing {
@@ -62,56 +61,52 @@ cv::Mat textured_background(int width, int height, unsigned seed) {
   return bg;
 }
 
-struct HttpFileServer::Impl {
+struct LoopbackHttp {
   httplib::Server server;
   std::thread thread;
+
+  // Starts serving the routes set so far; returns the port.
+  int start() {
+    const int port = server.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server.listen_after_bind(); });
+    while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return port;
+  }
+  ~LoopbackHttp() {
+    server.stop();
+    thread.join();
+  }
 };
 
-HttpFileServer::HttpFileServer(const std::string& dir) : impl_(std::make_unique<Impl>()) {
-  impl_->server.set_mount_point("/", dir);
-  port_ = impl_->server.bind_to_any_port("127.0.0.1");
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
-  while (!impl_->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+HttpFileServer::HttpFileServer(const std::string& dir) : http_(std::make_unique<LoopbackHttp>()) {
+  http_->server.set_mount_point("/", dir);
+  port_ = http_->start();
 }
 
-HttpFileServer::~HttpFileServer() {
-  impl_->server.stop();
-  impl_->thread.join();
-}
+HttpFileServer::~HttpFileServer() = default;
 
 std::string HttpFileServer::url(const std::string& file) const {
   return "http://127.0.0.1:" + std::to_string(port_) + "/" + file;
 }
 
-struct StallingHttpServer::Impl {
-  httplib::Server server;
-  std::thread thread;
-  std::atomic<bool> stop{false};
-};
-
 StallingHttpServer::StallingHttpServer(std::string data, size_t sent)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->server.Get("/clip", [this, data = std::move(data), sent](const httplib::Request&,
+    : http_(std::make_unique<LoopbackHttp>()) {
+  http_->server.Get("/clip", [this, data = std::move(data), sent](const httplib::Request&,
                                                                   httplib::Response& res) {
     res.set_content_provider(
         data.size(), "application/octet-stream",
         [this, &data, sent](size_t offset, size_t length, httplib::DataSink& sink) {
           if (offset < sent)
             return sink.write(data.data() + offset, std::min(length, sent - offset));
-          while (!impl_->stop) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          while (!stop_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
           return false;
         });
   });
-  port_ = impl_->server.bind_to_any_port("127.0.0.1");
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
-  while (!impl_->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  port_ = http_->start();
 }
 
-StallingHttpServer::~StallingHttpServer() {
-  impl_->stop = true;
-  impl_->server.stop();
-  impl_->thread.join();
-}
+// Releases the stalled response before the server is stopped and joined.
+StallingHttpServer::~StallingHttpServer() { stop_ = true; }
 
 SilentServer::SilentServer() {
   fd_ = socket(AF_INET, SOCK_STREAM, 0);
@@ -172,10 +167,8 @@ int wait_child(pid_t pid, double timeout_s) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  Result<std::string> text = iris::read_file(path);
+  return text.ok() ? std::move(text).value() : std::string();
 }
 
 std::vector<std::string> read_lines(const std::string& path) {

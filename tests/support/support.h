@@ -35,6 +35,9 @@ Status write_clip(const std::string& path, const cv::Mat& background, double fps
 // A static gray background with fixed texture, like a real scene that does not move.
 cv::Mat textured_background(int width, int height, unsigned seed = 7);
 
+// A cpp-httplib server on 127.0.0.1 and an ephemeral port, served by a thread of its own.
+struct LoopbackHttp;
+
 // Real HTTP file server (cpp-httplib, with Range support) on 127.0.0.1 and an ephemeral port.
 class HttpFileServer {
  public:
@@ -44,8 +47,7 @@ class HttpFileServer {
   std::string url(const std::string& file) const;
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<LoopbackHttp> http_;
   int port_ = 0;
 };
 
@@ -58,8 +60,8 @@ class StallingHttpServer {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/clip"; }
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> stop_{false};  // declared before http_: the server stops while it is alive
+  std::unique_ptr<LoopbackHttp> http_;
   int port_ = 0;
 };
 
@@ -84,7 +86,9 @@ pid_t spawn_iris(const std::vector<std::string>& args, const std::string& log_pa
 // or 128+signal if a signal ended it.
 int wait_child(pid_t pid, double timeout_s);
 
+// The file's bytes, or "" when it cannot be read.
 std::string read_file(const std::string& path);
+// The file's non-empty lines.
 std::vector<std::string> read_lines(const std::string& path);
 
 }  // namespace iris::testing
