@@ -78,15 +78,10 @@ std::optional<std::vector<int>> parse_list(const std::string& text, int lo, int 
   return out;
 }
 
-bool parse_size(std::string_view text, int* width, int* height) {
-  const size_t x = text.find('x');
-  if (x == std::string_view::npos) return false;
-  const auto w = parse_int(text.substr(0, x), 1, 16384);
-  const auto h = parse_int(text.substr(x + 1), 1, 16384);
-  if (!w || !h) return false;
-  *width = *w;
-  *height = *h;
-  return true;
+// "640x480", each side in [1, 16384].
+bool parse_input_size(std::string_view text, int* width, int* height) {
+  const auto side = [](int v) { return v >= 1 && v <= 16384; };
+  return parse_size(text, width, height) && side(*width) && side(*height);
 }
 
 // Prints the problem and returns nullopt when the arguments are wrong.
@@ -135,7 +130,7 @@ std::optional<BenchArgs> parse(const Args& args) {
         want = repeat ? "number of runs from 1 to 1000000" : "number of runs from 0 to 1000000";
       }
     } else if (flag == "--input") {
-      if (!parse_size(value, &a.input_width, &a.input_height)) {
+      if (!parse_input_size(value, &a.input_width, &a.input_height)) {
         want = "size WxH such as 640x480 (sides from 1 to 16384)";
       }
     } else {

@@ -10,6 +10,7 @@
 
 #include "apps/iris/commands.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "pipeline/config.h"
 #include "pipeline/engine.h"
 
@@ -47,11 +48,8 @@ int64_t total(const std::vector<pipeline::StreamStats>& stats,
 
 // "a 1, b 2": a map of counts on one line.
 std::string format_counts(const std::map<std::string, int64_t>& counts) {
-  std::string line;
-  for (const auto& [name, n] : counts) {
-    line += (line.empty() ? "" : ", ") + name + " " + std::to_string(n);
-  }
-  return line;
+  return join(counts, ", ",
+              [](const auto& kv) { return kv.first + " " + std::to_string(kv.second); });
 }
 
 void print_models(const std::vector<pipeline::ModelStats>& models) {

@@ -6,8 +6,6 @@
 #include <cstdio>
 #include <map>
 #include <string>
-#include <string_view>
-#include <utility>
 
 #include "apps/iris/commands.h"
 #include "core/text.h"
@@ -50,18 +48,6 @@ const char kSynthUsage[] =
 
 namespace {
 
-bool parse_size(const std::string& text, int* width, int* height) {
-  const size_t x = text.find('x');
-  if (x == std::string::npos) return false;
-  int64_t w = 0, h = 0;
-  const std::string_view view = text;
-  if (!parse_int(view.substr(0, x), &w) || !parse_int(view.substr(x + 1), &h)) return false;
-  if (!std::in_range<int>(w) || !std::in_range<int>(h)) return false;
-  *width = static_cast<int>(w);
-  *height = static_cast<int>(h);
-  return true;
-}
-
 void print_summary(const eval::SynthOptions& o, const eval::SynthSummary& s,
                    const std::string& dir) {
   std::printf("iris synth: scenario %s, seed %llu -> %s\n", o.scenario.c_str(),
@@ -80,10 +66,8 @@ void print_summary(const eval::SynthOptions& o, const eval::SynthSummary& s,
               static_cast<long long>(s.detectable));
   std::map<std::string, int> by_type;
   for (const auto& e : s.events) ++by_type[e.type];
-  std::string types;
-  for (const auto& [type, n] : by_type) {
-    types += (types.empty() ? "" : ", ") + type + " " + std::to_string(n);
-  }
+  const std::string types = join(
+      by_type, ", ", [](const auto& kv) { return kv.first + " " + std::to_string(kv.second); });
   std::printf("  truth: %zu events%s%s\n", s.events.size(), types.empty() ? "" : ": ",
               types.c_str());
   const double missed =

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace iris {
 
@@ -34,6 +35,17 @@ bool parse_int(std::string_view s, int64_t* out) {
 bool parse_finite(std::string_view s, double* out) {
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && end == s.data() + s.size() && std::isfinite(*out);
+}
+
+bool parse_size(std::string_view s, int* width, int* height) {
+  const size_t x = s.find('x');
+  if (x == std::string_view::npos) return false;
+  int64_t w = 0, h = 0;
+  if (!parse_int(s.substr(0, x), &w) || !parse_int(s.substr(x + 1), &h)) return false;
+  if (!std::in_range<int>(w) || !std::in_range<int>(h)) return false;
+  *width = static_cast<int>(w);
+  *height = static_cast<int>(h);
+  return true;
 }
 
 Result<std::string> read_file(const std::string& path) {

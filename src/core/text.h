@@ -1,9 +1,10 @@
-// Text helpers for the file formats iris reads (detection and track files, JSON inputs):
-// whole-field number parsing that refuses trailing junk, and whole-file reads with errors that
-// name the file.
+// Text helpers for the file formats iris reads (detection and track files, JSON inputs) and the
+// messages it writes: whole-field number and size parsing that refuses trailing junk, whole-file
+// reads with errors that name the file, and joining lists.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,24 @@ std::vector<std::string_view> split_fields(std::string_view line);
 // The whole of `s` is one integer / one finite number.
 bool parse_int(std::string_view s, int64_t* out);
 bool parse_finite(std::string_view s, double* out);
+// "640x480": the whole of `s` is a width and a height, whole numbers that fit an int, joined by
+// 'x'. The caller checks their range.
+bool parse_size(std::string_view s, int* width, int* height);
 // The file's bytes; errors name the file and the system's reason.
 Result<std::string> read_file(const std::string& path);
+
+// The items with `separator` between them, each as `show` writes it: join(names) gives
+// "a, b, c"; join(std::views::keys(map), ",") a map's keys.
+template <typename Range, typename Show = std::identity>
+std::string join(const Range& items, std::string_view separator = ", ", Show show = {}) {
+  std::string out;
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) out += separator;
+    first = false;
+    out += show(item);
+  }
+  return out;
+}
 
 }  // namespace iris

@@ -13,13 +13,6 @@ namespace {
 constexpr const char* kFields = "frame,id,x,y,w,h,score,class";
 constexpr size_t kNumFields = 8;
 
-// "person, bicycle, car" or "none" for messages.
-std::string list(const std::vector<std::string>& classes) {
-  std::string out;
-  for (const std::string& c : classes) out += (out.empty() ? "" : ", ") + c;
-  return out.empty() ? "none" : out;
-}
-
 class ReplayDetector : public Detector {
  public:
   explicit ReplayDetector(std::shared_ptr<const ReplayFrames> frames)
@@ -73,7 +66,8 @@ Result<std::shared_ptr<const ReplayFrames>> load_replay(const std::string& path,
     if (!parse_int(fields[7], &cls) || cls < 1) return bad(7, "a class id >= 1");
     if (!classes.empty() && cls > static_cast<int64_t>(classes.size())) {
       return Status::error(where + "class " + std::to_string(cls) + " has no name: classes lists " +
-                           std::to_string(classes.size()) + " (" + list(classes) +
+                           std::to_string(classes.size()) + " (" +
+                           (classes.empty() ? "none" : join(classes)) +
                            "); add its name to the detector's classes");
     }
     Detection d;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <ranges>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -52,12 +54,6 @@ Result<double> get_number(const json& record, const char* name, const std::strin
   return v.get<double>();
 }
 
-std::string names(const std::map<std::string, Stream>& streams) {
-  std::string out;
-  for (const auto& [name, s] : streams) out += (out.empty() ? "" : ", ") + name;
-  return out;
-}
-
 // The fields matching uses, checked against the truth's streams and rules.
 Result<Record> read_record(const json& j, const std::string& where,
                            const std::map<std::string, Stream>& streams,
@@ -90,14 +86,12 @@ Result<Record> read_record(const json& j, const std::string& where,
   const auto s = streams.find(r.stream);
   if (s == streams.end()) {
     return Status::error(where + ": stream '" + r.stream + "' is not in " + truth_name +
-                         " (it has: " + names(streams) +
+                         " (it has: " + join(std::views::keys(streams)) +
                          "); compare a run with the truth of the same scene");
   }
   if (!s->second.rules.count(r.rule)) {
-    std::string rules;
-    for (const std::string& name : s->second.rules) rules += (rules.empty() ? "" : ", ") + name;
     return Status::error(where + ": rule '" + r.rule + "' is not a rule of stream '" + r.stream +
-                         "' in " + truth_name + " (it has: " + rules +
+                         "' in " + truth_name + " (it has: " + join(s->second.rules) +
                          "); compare a run with the truth of the same scene");
   }
   return r;

@@ -59,14 +59,6 @@ struct Layout {
 const Layout kGtLayout{{"frame", "id", "x", "y", "w", "h", "conf", "class", "visibility"}, true};
 const Layout kTrackerLayout{{"frame", "id", "x", "y", "w", "h", "conf", "wx", "wy", "wz"}, false};
 
-std::string join_names(const Layout& layout) {
-  std::string names;
-  for (const char* name : layout.field_names) {
-    names += (names.empty() ? "" : ",") + std::string(name);
-  }
-  return names;
-}
-
 Result<std::vector<Row>> read_rows(const std::string& path, const Layout& layout) {
   std::ifstream in(path);
   if (!in) return Status::error("cannot open MOT file '" + path + "'");
@@ -83,7 +75,7 @@ Result<std::vector<Row>> read_rows(const std::string& path, const Layout& layout
     const size_t expected = layout.field_names.size();
     if (fields.size() != expected) {
       return Status::error(where + "expected " + std::to_string(expected) +
-                           " comma-separated fields (" + join_names(layout) + "), got " +
+                           " comma-separated fields (" + join(layout.field_names, ",") + "), got " +
                            std::to_string(fields.size()));
     }
     Row row{0, 0, {}};

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
 #include "eval/synth_internal.h"
 #include "video/video_writer.h"
 
@@ -173,9 +174,7 @@ std::string detections_txt(const std::vector<std::vector<SynthDetection>>& dets)
 std::string yaml_value(const ordered_json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (!v.is_array()) return fmt("%g", v.get<double>());
-  std::string out;
-  for (const ordered_json& item : v) out += (out.empty() ? "" : ", ") + yaml_value(item);
-  return "[" + out + "]";
+  return "[" + join(v, ", ", yaml_value) + "]";
 }
 
 // A pipeline that replays the detections over the video with the scene's rules. One key a line,
@@ -189,9 +188,7 @@ std::string pipeline_yaml(const Scene& s, const fs::path& dir) {
        "\n    url: " + (dir / "video.mp4").string() +
        "\n    detector:\n      type: replay\n      path: " + (dir / "detections.txt").string() +
        "\n      classes: [";
-  for (const ObjectClass c : kObjectClasses) {
-    y += std::string(c == kObjectClasses[0] ? "" : ", ") + class_name(c);
-  }
+  y += join(kObjectClasses, ", ", class_name);
   y += "]\n    tracker: {type: sort}\n    rules:\n";
   for (const SceneRule& r : s.rules) {
     // The keys and values of truth.json's rule, with the classes before the shape's.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/text.h"
 #include "eval/synth_internal.h"
 
 namespace iris::eval {
@@ -371,14 +372,11 @@ std::optional<Box> Scene::box_at(const SceneObject& o, double t) const {
 
 Result<Scene> make_scene(const SynthOptions& options) {
   if (Status s = check_options(options); !s) return s;
-  const Scenario* scenario = nullptr;
-  std::string known;
-  for (const Scenario& s : kScenarios) {
-    if (options.scenario == s.name) scenario = &s;
-    known += (known.empty() ? "" : ", ") + std::string(s.name);
-  }
-  if (!scenario) {
-    return Status::error("unknown scenario '" + options.scenario + "'; choose one of: " + known);
+  const Scenario* scenario = std::ranges::find_if(
+      kScenarios, [&](const Scenario& s) { return options.scenario == s.name; });
+  if (scenario == std::end(kScenarios)) {
+    return Status::error("unknown scenario '" + options.scenario + "'; choose one of: " +
+                         join(kScenarios, ", ", [](const Scenario& s) { return s.name; }));
   }
   Scene scene;
   scene.scenario = scenario->name;

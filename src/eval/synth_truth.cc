@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "core/text.h"
 #include "eval/synth_internal.h"
 
 namespace iris::eval {
@@ -26,13 +27,6 @@ std::string label_of(ObjectClass c) { return class_name(c); }
 bool selects(const SceneRule& rule, const std::string& label) {
   return rule.classes.empty() ||
          std::find(rule.classes.begin(), rule.classes.end(), label) != rule.classes.end();
-}
-
-// "bicycle,person": the classes of a group, as crowd events name them.
-std::string join(const std::set<std::string>& labels) {
-  std::string out;
-  for (const std::string& l : labels) out += (out.empty() ? "" : ",") + l;
-  return out;
 }
 
 // One object's boxes over the frames it is in.
@@ -187,7 +181,7 @@ class TruthBuilder {
           ep->started = true;
           TruthEvent& e = add(rule, "crowd_start", frame, nullptr);
           e.count = count;
-          e.label = join(labels);
+          e.label = join(labels, ",");
         }
         continue;
       }
@@ -200,7 +194,7 @@ class TruthBuilder {
       if (ep->started) {
         TruthEvent& e = add(rule, "crowd_end", ep->under_frame, nullptr);
         e.count = ep->peak;
-        e.label = join(ep->labels);
+        e.label = join(ep->labels, ",");
         e.duration = scene_.time_of(ep->under_frame) - ep->since;
       }
       ep.reset();

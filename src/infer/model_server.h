@@ -30,16 +30,10 @@
 #include "core/status.h"
 #include "infer/backend.h"
 #include "infer/model.h"
+#include "infer/model_spec.h"
 #include "infer/tensor.h"
 
 namespace iris::infer {
-
-struct ServerOptions {
-  int max_batch = 8;        // capped by what the model accepts (1 for a fixed batch of 1)
-  int max_delay_us = 2000;  // how long the oldest request of a partial batch may wait
-  int queue_capacity = 64;  // requests waiting, for callers that may drop
-  int instances = 1;        // worker threads, each with its own Context
-};
 
 struct ServerStats {
   int64_t requests = 0;  // accepted

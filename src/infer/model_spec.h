@@ -1,4 +1,4 @@
-// ModelSpec: everything iris needs to know to feed a model and read its answer, as written in a
+// ModelSpec: everything iris needs to feed a model, read its answer and serve it, as written in a
 // pipeline config (docs/config.md, "models"). Plain data; checked by the config reader.
 #pragma once
 
@@ -11,6 +11,14 @@ namespace iris::infer {
 
 enum class Layout { kNCHW, kNHWC };
 enum class Resize { kLetterbox, kStretch };  // keep aspect and pad, or scale each axis
+
+// Batching across streams and HTTP clients, for the model's ModelServer.
+struct ServerOptions {
+  int max_batch = 8;        // largest batch formed; a model with a fixed batch of 1 gets 1
+  int max_delay_us = 2000;  // how long the oldest request of a partial batch may wait
+  int queue_capacity = 64;  // requests waiting; a caller that may drop is rejected beyond it
+  int instances = 1;        // worker threads running the model, each with its own Context
+};
 
 struct ModelSpec {
   std::string name;  // how streams and the HTTP API refer to it
@@ -37,11 +45,7 @@ struct ModelSpec {
   int max_detections = 300;
   int top_k = 1;  // classifier: answers kept per crop
 
-  // Batching across streams (ModelServer).
-  int max_batch = 8;        // largest batch formed; models with a fixed batch of 1 use 1
-  int max_delay_us = 2000;  // how long a partial batch waits for more requests
-  int queue_capacity = 64;  // requests waiting; a live stream's request beyond it is rejected
-  int instances = 1;        // worker threads running the model, each with its own context
+  ServerOptions server;  // how its ModelServer batches requests across streams
 };
 
 }  // namespace iris::infer

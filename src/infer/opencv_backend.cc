@@ -245,8 +245,8 @@ class OpenCvBackend : public Backend {
     for (const auto& n : onnx.nodes) ops.insert(n.op_type);
     info.op_types.assign(ops.begin(), ops.end());
     if (info.inputs.size() != 1) {
-      std::string names;
-      for (const auto& i : info.inputs) names += (names.empty() ? "" : ", ") + i.name;
+      const std::string names =
+          join(info.inputs, ", ", [](const TensorInfo& i) -> const std::string& { return i.name; });
       return Status::error(file_label(path) + " has " + std::to_string(info.inputs.size()) +
                            " inputs (" + names +
                            "); iris feeds exactly one image input; fix: re-export the model "

@@ -2,6 +2,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <ranges>
+
+#include "core/text.h"
 
 namespace iris::pipeline {
 namespace {
@@ -160,10 +163,10 @@ std::optional<infer::ModelSpec> read_model(Diagnostics& diag, const MapReader& m
   if (map.read("nms_iou", &iou, Range::open_closed(0, 1))) m.nms_iou = static_cast<float>(iou);
   map.read("max_detections", &m.max_detections, Range::closed(1, 100000));
   map.read("top_k", &m.top_k, Range::closed(1, 1000));
-  map.read("max_batch", &m.max_batch, Range::closed(1, 1024));
-  map.read("max_delay_us", &m.max_delay_us, Range::closed(0, 10'000'000));
-  map.read("queue_capacity", &m.queue_capacity, Range::closed(1, 1'000'000));
-  map.read("instances", &m.instances, Range::closed(1, 64));
+  map.read("max_batch", &m.server.max_batch, Range::closed(1, 1024));
+  map.read("max_delay_us", &m.server.max_delay_us, Range::closed(0, 10'000'000));
+  map.read("queue_capacity", &m.server.queue_capacity, Range::closed(1, 1'000'000));
+  map.read("instances", &m.server.instances, Range::closed(1, 64));
   if (m.name.empty() || m.path.empty() || m.decoder.empty()) return std::nullopt;
   return m;
 }
@@ -174,8 +177,7 @@ bool check_model_ref(Diagnostics& diag, const Item& item, const std::string& nam
                      std::string_view role) {
   const auto it = models.find(name);
   if (it == models.end()) {
-    std::string known;
-    for (const auto& [n, spec] : models) known += (known.empty() ? "" : ", ") + n;
+    const std::string known = join(std::views::keys(models));
     diag.error(item.mark, item.path,
                "no model named '" + name + "' in models:" +
                    (known.empty() ? "; add it there" : "; known models: " + known) +

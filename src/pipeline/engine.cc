@@ -64,8 +64,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const PipelineSpec& spec,
   for (const infer::ModelSpec& ms : spec.models) {
     auto model = infer::load_model(ms);
     if (!model.ok()) return model.status();
-    infer::ServerOptions so{ms.max_batch, ms.max_delay_us, ms.queue_capacity, ms.instances};
-    auto server = infer::ModelServer::create(ms.name, (*model)->loaded(), so);
+    auto server = infer::ModelServer::create(ms.name, (*model)->loaded(), ms.server);
     if (!server.ok()) return server.status();
     e->served_[ms.name] = {std::move(model).value(), server->get()};
     e->servers_.push_back(std::move(server).value());

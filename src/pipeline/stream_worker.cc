@@ -132,7 +132,10 @@ void StreamWorker::complete_frame(const Frame& frame,
   ++counters_.frames;
   if (detections) ++counters_.detector_runs;
   if (detector_error) ++counters_.detector_errors;
-  counters_.suppressed = suppression_.counters();
+  if (const int64_t n = suppression_.total(); n != suppressed_total_) {
+    suppressed_total_ = n;
+    counters_.suppressed = suppression_.counters();
+  }
   for (const auto& e : events) ++counters_.by_rule[e.rule][e.type];
   if (!events.empty()) {
     for (const auto& rule : rules_) counters_.rule_counters[rule->name()] = rule->counters();

@@ -101,6 +101,7 @@ class StreamWorker {
 
   mutable std::mutex counters_mu_;
   StreamCounters counters_;
+  int64_t suppressed_total_ = 0;  // suppression_.total() when counters_.suppressed was copied
 };
 
 }  // namespace iris::pipeline

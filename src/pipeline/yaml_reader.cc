@@ -84,15 +84,6 @@ std::string relative_note(const std::string& path) {
   return " (relative to the working directory " + std::filesystem::current_path(ec).string() + ")";
 }
 
-std::string join(std::span<const std::string_view> words) {
-  std::string out;
-  for (std::string_view w : words) {
-    if (!out.empty()) out += ", ";
-    out += w;
-  }
-  return out;
-}
-
 void Diagnostics::error(const YAML::Mark& mark, std::string_view path, std::string_view message) {
   std::string text = where(mark) + ": ";
   if (!path.empty()) {

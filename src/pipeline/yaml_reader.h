@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/text.h"
 
 namespace iris::pipeline {
 
@@ -70,8 +71,6 @@ struct Range {
   std::string describe() const;  // "> 0", ">= 1", "in [0, 1]", "in (0, 1]"
 };
 
-// "a, b, c", for lists of allowed keys and choices in messages.
-std::string join(std::span<const std::string_view> words);
 // Whether `word` is one of `words` (allowed keys, choices).
 bool is_one_of(std::span<const std::string_view> words, std::string_view word);
 // A number for messages, in ostream's default form: 0.5, 3, 1e+10.

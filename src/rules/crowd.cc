@@ -3,18 +3,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/text.h"
+
 namespace iris::rules {
 namespace {
 
 Box unite(const Box& a, const Box& b) {
   return {std::min(a.x1, b.x1), std::min(a.y1, b.y1), std::max(a.x2, b.x2), std::max(a.y2, b.y2)};
-}
-
-// "bicycle,person": the classes of a group, for the event's class field.
-std::string join(const std::set<std::string>& labels) {
-  std::string out;
-  for (const std::string& l : labels) out += (out.empty() ? "" : ",") + l;
-  return out;
 }
 
 }  // namespace
@@ -57,7 +52,7 @@ void CrowdRule::evaluate(const track::TrackUpdate& tracks, const FrameContext& c
       ep.confidence = in.score_sum / in.count;
       ++starts_;
       events::Event e = make_event("crowd_start", spec_.common, ctx);
-      e.label = join(in.labels);
+      e.label = join(in.labels, ",");  // "bicycle,person"
       e.confidence = ep.confidence;
       e.box = in.box;
       e.count = in.count;
@@ -79,7 +74,7 @@ void CrowdRule::evaluate(const track::TrackUpdate& tracks, const FrameContext& c
     events::Event e = make_event("crowd_end", spec_.common, ctx);
     e.media_time = ep.under_time;
     e.frame = ep.under_frame;
-    e.label = join(ep.labels);
+    e.label = join(ep.labels, ",");
     e.confidence = ep.confidence;
     e.box = ep.area;
     e.count = ep.peak;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <numeric>
 #include <utility>
 
 #include "rules/rule_util.h"
@@ -192,6 +193,10 @@ std::map<std::string, int64_t> Suppression::counters() const {
   }
   if (cooled_ > 0) out["cooldown"] = cooled_;
   return out;
+}
+
+int64_t Suppression::total() const {
+  return std::accumulate(withheld_.begin(), withheld_.end(), cooled_);
 }
 
 size_t Suppression::tracked_count() const {

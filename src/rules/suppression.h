@@ -44,6 +44,9 @@ class Suppression {
   // count confirmed tracks held back (each track once per reason); "cooldown" counts events
   // dropped. Reasons with nothing suppressed are left out.
   std::map<std::string, int64_t> counters() const;
+  // The sum of counters(). It only grows, so a copy of counters() is stale exactly when this
+  // changed since the copy was made.
+  int64_t total() const;
 
   // Distinct views computed per frame.
   size_t view_count() const { return views_.size(); }

@@ -95,12 +95,12 @@ class ByteTracker final : public Tracker {
   Leftovers associate(const std::vector<int>& track_ids, const std::vector<int>& det_ids,
                       const std::vector<Detection>& detections, double min_iou,
                       double appearance_weight, double t) {
-    std::vector<Track> tracks(track_ids.size());
-    for (size_t i = 0; i < track_ids.size(); ++i) {
-      const Live& l = book_.live()[track_ids[i]];
-      tracks[i].box = l.track.box;
-      tracks[i].label = l.track.label;
-      if (appearance_weight > 0) tracks[i].embedding = l.appearance;
+    std::vector<Track> tracks;
+    tracks.reserve(track_ids.size());
+    for (int i : track_ids) {
+      const Live& l = book_.live()[i];
+      tracks.push_back(l.for_matching());
+      if (appearance_weight > 0) tracks.back().embedding = l.appearance;
     }
     std::vector<Detection> dets;
     dets.reserve(det_ids.size());

@@ -14,7 +14,10 @@ class SortTracker final : public Tracker {
   TrackUpdate update(const std::vector<Detection>& detections, double t) override {
     book_.advance_to(t);
     std::vector<LiveTrack>& live = book_.live();
-    const IouMatches m = match_by_iou(book_.snapshot(), detections, spec_.iou_threshold);
+    std::vector<Track> tracks;
+    tracks.reserve(live.size());
+    for (const LiveTrack& l : live) tracks.push_back(l.for_matching());
+    const IouMatches m = match_by_iou(tracks, detections, spec_.iou_threshold);
     for (const IouMatches::Pair& p : m.pairs) {
       book_.match(live[p.track], detections[p.detection], t);
     }

@@ -39,4 +39,11 @@ void LiveTrack::correct(const Detection& d, double t, int min_hits) {
   if (track.hits >= min_hits) track.confirmed = true;
 }
 
+Track LiveTrack::for_matching() const {
+  Track key;
+  key.box = track.box;
+  key.label = track.label;
+  return key;
+}
+
 }  // namespace iris::track

@@ -24,6 +24,9 @@ struct LiveTrack {
   void predict_to(double t);
   // Applies detection d matched at media time t.
   void correct(const Detection& d, double t, int min_hits);
+  // The track as association reads it: box and label only, so matching does not copy every live
+  // track's classes and embedding. A tracker matching on appearance adds its own.
+  Track for_matching() const;
 
   Track track;
   KalmanBoxFilter filter;

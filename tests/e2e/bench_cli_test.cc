@@ -1,8 +1,6 @@
 // `iris bench model` as a user runs it, on the tiny models of tests/infer/make_models.py. Checks
 // the shape of the report, never the timings.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -12,8 +10,8 @@
 namespace iris {
 namespace {
 
-using infer::contains;
 using infer::test_model;
+using testing::contains;
 
 struct Output {
   int code = -1;
@@ -21,22 +19,12 @@ struct Output {
   std::string err;
 };
 
-// Runs iris with stdout and stderr apart (spawn_iris joins them): --json must parse by itself.
+// Runs iris with stdout and stderr apart: --json must parse by itself.
 Output run_iris(const std::vector<std::string>& args) {
   testing::TempDir dir;
   const std::string out = dir.file("out"), err = dir.file("err");
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDOUT_FILENO);
-    dup2(open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDERR_FILENO);
-    std::vector<char*> argv{const_cast<char*>(IRIS_BINARY)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(IRIS_BINARY, argv.data());
-    _exit(127);
-  }
   Output o;
-  o.code = testing::wait_child(pid, 120);
+  o.code = testing::wait_child(testing::spawn_iris(args, out, err), 120);
   o.out = testing::read_file(out);
   o.err = testing::read_file(err);
   return o;

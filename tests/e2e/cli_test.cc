@@ -8,7 +8,6 @@
 
 #include "e2e/scene.h"
 #include "support/support.h"
-#include "video/source.h"
 
 namespace iris {
 namespace {
@@ -74,17 +73,10 @@ TEST(Cli, SigtermMidRunDrainsAndLeavesAPlayableMp4) {
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   ASSERT_EQ(testing::wait_child(pid, 30), 0) << testing::read_file(dir.file("log"));
 
-  auto src = video::Source::open({.url = dir.file("out/annotated.mp4")});
-  ASSERT_TRUE(src.ok()) << src.status().message();
-  int frames = 0;
-  for (;;) {
-    auto f = (*src)->read();
-    ASSERT_TRUE(f.ok()) << f.status().message();
-    if (!f->has_value()) break;
-    ++frames;
-  }
-  EXPECT_GT(frames, 10);  // ~3 s at 10 fps
-  EXPECT_EQ((*src)->decode_errors(), 0u);
+  const auto annotated = testing::count_frames(dir.file("out/annotated.mp4"));
+  ASSERT_TRUE(annotated.ok()) << annotated.status().message();
+  EXPECT_GT(annotated->frames, 10);  // ~3 s at 10 fps
+  EXPECT_EQ(annotated->decode_errors, 0u);
   EXPECT_NE(testing::read_file(dir.file("log")).find("iris run:"), std::string::npos);
 }
 

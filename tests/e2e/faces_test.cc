@@ -13,19 +13,12 @@
 
 #include "core/geometry.h"
 #include "support/support.h"
-#include "video/source.h"
 
 namespace iris {
 namespace {
 
 const std::string kConfig = IRIS_SOURCE_DIR "/configs/faces.yaml";
 const std::string kModel = "models/face_detection_back_256x256_barracuda.onnx";
-
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-    s.replace(at, from.size(), to);
-  }
-}
 
 // The faces of tests/infer/blazeface_test.cc, labelled by hand on frames extracted with ffmpeg
 // (MediaPipe's face box: cheek to cheek, mid-forehead to chin); frame indices from 0.
@@ -45,8 +38,8 @@ TEST(FacesConfig, RunsEndToEndWithFaceTracksWhereFacesAre) {
   std::string yaml = testing::read_file(kConfig);
   ASSERT_NE(yaml.find("out/faces/"), std::string::npos);
   ASSERT_NE(yaml.find(kModel), std::string::npos);
-  replace_all(yaml, "out/faces/", dir.path() + "/");
-  replace_all(yaml, kModel, IRIS_SOURCE_DIR "/" + kModel);
+  yaml = testing::replace_all(yaml, "out/faces/", dir.path() + "/");
+  yaml = testing::replace_all(yaml, kModel, IRIS_SOURCE_DIR "/" + kModel);
   // The tracks too, to compare with the labels.
   const std::string outputs = "    outputs:\n";
   ASSERT_NE(yaml.find(outputs), std::string::npos);
@@ -94,15 +87,9 @@ TEST(FacesConfig, RunsEndToEndWithFaceTracksWhereFacesAre) {
   EXPECT_GE(enters[2], 153);
   EXPECT_LT(enters[2], 199);
 
-  auto video = video::Source::open({.url = dir.file("annotated.mp4")});
-  ASSERT_TRUE(video.ok()) << video.status().message();
-  int frames = 0;
-  for (;;) {
-    auto f = (*video)->read();
-    if (!f.ok() || !f->has_value()) break;
-    ++frames;
-  }
-  EXPECT_EQ(frames, 270);
+  const auto annotated = testing::count_frames(dir.file("annotated.mp4"));
+  ASSERT_TRUE(annotated.ok()) << annotated.status().message();
+  EXPECT_EQ(annotated->frames, 270);
 }
 
 }  // namespace

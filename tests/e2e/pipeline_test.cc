@@ -1,7 +1,6 @@
 // Whole pipelines on a generated clip: decode -> motion -> SORT -> rules -> JSONL + MP4.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,7 +9,6 @@
 #include "pipeline/config.h"
 #include "pipeline/engine.h"
 #include "support/support.h"
-#include "video/source.h"
 
 namespace iris {
 namespace {
@@ -84,18 +82,6 @@ void expect_scene_events(const std::vector<json>& events) {
   EXPECT_NE(events[0]["track_id"], events[3]["track_id"]);
 }
 
-int count_frames(const std::string& path) {
-  auto src = video::Source::open({.url = path});
-  if (!src.ok()) return -1;
-  int n = 0;
-  for (;;) {
-    auto f = (*src)->read();
-    if (!f.ok() || !f->has_value()) break;
-    ++n;
-  }
-  return n;
-}
-
 TEST(EndToEnd, FileGivesTheScriptedEventsAndAFullAnnotatedVideo) {
   testing::TempDir dir;
   ASSERT_TRUE(scene::write(dir.file("scene.mp4")).ok());
@@ -104,7 +90,9 @@ TEST(EndToEnd, FileGivesTheScriptedEventsAndAFullAnnotatedVideo) {
   ASSERT_EQ(r.stats.size(), 1u);
   EXPECT_EQ(r.stats[0].state, pipeline::StreamState::kEnded);
   EXPECT_EQ(r.stats[0].counters.frames, scene::kFrames);
-  EXPECT_EQ(count_frames(dir.file("out/annotated.mp4")), scene::kFrames);
+  const auto annotated = testing::count_frames(dir.file("out/annotated.mp4"));
+  ASSERT_TRUE(annotated.ok()) << annotated.status().message();
+  EXPECT_EQ(annotated->frames, scene::kFrames);
 }
 
 TEST(EndToEnd, HttpGivesTheSameEventsAsTheFile) {
@@ -132,7 +120,9 @@ TEST(EndToEnd, StreamThatBreaksMidwayEndsCleanlyWithEventsSoFar) {
   // The first crossing happens early in the clip; it made it to disk.
   ASSERT_FALSE(r.events.empty());
   EXPECT_EQ(r.events[0]["type"], "line_cross");
-  EXPECT_EQ(count_frames(dir.file("out/annotated.mp4")), r.stats[0].counters.frames);
+  const auto annotated = testing::count_frames(dir.file("out/annotated.mp4"));
+  ASSERT_TRUE(annotated.ok()) << annotated.status().message();
+  EXPECT_EQ(annotated->frames, r.stats[0].counters.frames);
 }
 
 TEST(EndToEnd, CorruptBytesInTheMiddleAreSkipped) {

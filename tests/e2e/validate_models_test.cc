@@ -40,33 +40,33 @@ TEST(ValidateModels, AUsableModelIsLoadedAndReported) {
   const auto v = validate(config("    path: " + infer::test_model("yolov5_nchw.onnx") +
                                  "\n    decoder: yolov5\n    classes: [a, b, c]\n"));
   EXPECT_EQ(v.code, 0) << v.output;
-  EXPECT_TRUE(infer::contains(v.output, "model m: ok ("));
-  EXPECT_TRUE(infer::contains(v.output, "input 64x64"));
-  EXPECT_TRUE(infer::contains(v.output, "(1 stream, 0 rules, 1 model)"));
+  EXPECT_TRUE(testing::contains(v.output, "model m: ok ("));
+  EXPECT_TRUE(testing::contains(v.output, "input 64x64"));
+  EXPECT_TRUE(testing::contains(v.output, "(1 stream, 0 rules, 1 model)"));
 }
 
 TEST(ValidateModels, NotOnnxFailsNamingTheFile) {
   const std::string path = infer::test_model("garbage.onnx");
   const auto v = validate(config("    path: " + path + "\n    decoder: yolov5\n"));
   EXPECT_EQ(v.code, 1) << v.output;
-  EXPECT_TRUE(infer::contains(v.output, "model '" + path + "' is not an ONNX model"));
-  EXPECT_TRUE(infer::contains(v.output, "fix:"));
+  EXPECT_TRUE(testing::contains(v.output, "model '" + path + "' is not an ONNX model"));
+  EXPECT_TRUE(testing::contains(v.output, "fix:"));
 }
 
 TEST(ValidateModels, UnsupportedOpFailsNamingTheOp) {
   const std::string path = infer::test_model("gridsample.onnx");
   const auto v = validate(config("    path: " + path + "\n    decoder: yolov8\n"));
   EXPECT_EQ(v.code, 1) << v.output;
-  EXPECT_TRUE(infer::contains(v.output, "GridSample"));
-  EXPECT_TRUE(infer::contains(v.output, "fix:"));
+  EXPECT_TRUE(testing::contains(v.output, "GridSample"));
+  EXPECT_TRUE(testing::contains(v.output, "fix:"));
 }
 
 TEST(ValidateModels, OutputsTheDecoderCannotReadNameTheShapeAndTheDecoderThatFits) {
   const auto v = validate(config("    path: " + infer::test_model("ssd_nchw.onnx") +
                                  "\n    decoder: yolov5\n    classes: [a, b, c]\n"));
   EXPECT_EQ(v.code, 1) << v.output;
-  EXPECT_TRUE(infer::contains(v.output, "output 'scores' has shape [1, 12, 4]"));
-  EXPECT_TRUE(infer::contains(v.output, "fix: these outputs look like decoder 'ssd'"));
+  EXPECT_TRUE(testing::contains(v.output, "output 'scores' has shape [1, 12, 4]"));
+  EXPECT_TRUE(testing::contains(v.output, "fix: these outputs look like decoder 'ssd'"));
 }
 
 }  // namespace

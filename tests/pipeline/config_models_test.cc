@@ -127,10 +127,10 @@ streams:
   EXPECT_FLOAT_EQ(y.nms_iou, 0.5f);
   EXPECT_EQ(y.max_detections, 50);
   EXPECT_EQ(y.top_k, 2);
-  EXPECT_EQ(y.max_batch, 16);
-  EXPECT_EQ(y.max_delay_us, 5000);
-  EXPECT_EQ(y.queue_capacity, 32);
-  EXPECT_EQ(y.instances, 2);
+  EXPECT_EQ(y.server.max_batch, 16);
+  EXPECT_EQ(y.server.max_delay_us, 5000);
+  EXPECT_EQ(y.server.queue_capacity, 32);
+  EXPECT_EQ(y.server.instances, 2);
   EXPECT_EQ(model_named(*spec, "color").top_k, 3);
   EXPECT_EQ(model_named(*spec, "reid").decoder, "embedding");
 
@@ -175,10 +175,10 @@ TEST_F(ConfigModelsTest, OmittedKeysTakeTheDocumentedDefaults) {
   EXPECT_FLOAT_EQ(m.score_threshold, 0.25f);
   EXPECT_FLOAT_EQ(m.nms_iou, 0.45f);
   EXPECT_EQ(m.max_detections, 300);
-  EXPECT_EQ(m.max_batch, 8);
-  EXPECT_EQ(m.max_delay_us, 2000);
-  EXPECT_EQ(m.queue_capacity, 64);
-  EXPECT_EQ(m.instances, 1);
+  EXPECT_EQ(m.server.max_batch, 8);
+  EXPECT_EQ(m.server.max_delay_us, 2000);
+  EXPECT_EQ(m.server.queue_capacity, 64);
+  EXPECT_EQ(m.server.instances, 1);
   EXPECT_EQ(m.top_k, 1);
   const auto& dnn = std::get<detect::DnnSpec>(spec->streams[0].detector);
   ASSERT_TRUE(dnn.tiles.has_value());

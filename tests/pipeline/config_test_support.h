@@ -1,6 +1,6 @@
-// Shared by the config tests: a substring check, text replacement, and a fixture whose configs
-// read a stand-in video file (the config only checks that a local url exists and is readable,
-// not what it holds).
+// Shared by the config tests: a substring check (support.h's), text replacement, and a fixture
+// whose configs read a stand-in video file (the config only checks that a local url exists and is
+// readable, not what it holds).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,19 +14,8 @@
 
 namespace iris::pipeline {
 
-// A substring check that prints both strings on failure (these binaries link gtest, not gmock).
-inline ::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected to find\n  " << part << "\nin\n" << text;
-}
-
-// `text` with every `from` replaced by `to`.
-inline std::string replace_all(std::string text, std::string_view from, const std::string& to) {
-  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
-  }
-  return text;
-}
+using testing::contains;
+using testing::replace_all;
 
 // Each test gets its own directory with a stand-in video file, which VIDEO in a config names.
 class VideoConfigTest : public ::testing::Test {

@@ -88,6 +88,7 @@ TEST(Suppression, CountsWhatItHeldBackOncePerTrackAndReason) {
   // Held back for its hits on frames 0-1, then for its score on 2-4: one track per reason.
   EXPECT_EQ(r.suppression().counters(),
             (std::map<std::string, int64_t>{{"min_hits", 1}, {"score", 1}}));
+  EXPECT_EQ(r.suppression().total(), 2);
   EXPECT_TRUE(r.events().empty());
 
   // Tentative tracks are not counted: rules would not act on them anyway.
@@ -95,6 +96,7 @@ TEST(Suppression, CountsWhatItHeldBackOncePerTrackAndReason) {
   tentative.confirmed = false;
   r.step(tentative);
   EXPECT_EQ(r.suppression().counters().at("min_hits"), 1);
+  EXPECT_EQ(r.suppression().total(), 2);
 }
 
 TEST(Suppression, HysteresisHoldsATrackWhoseScoreDipsBetweenStayAndEnter) {
@@ -206,6 +208,7 @@ TEST(Suppression, CooldownSuppressesAReentryWithinTheWindowAndNotAfter) {
   EXPECT_EQ(got,
             (std::vector<std::pair<int64_t, int64_t>>{{1, 0}, {1, 10}, {2, 20}, {1, 60}, {1, 70}}));
   EXPECT_EQ(r.suppression().counters(), (std::map<std::string, int64_t>{{"cooldown", 2}}));
+  EXPECT_EQ(r.suppression().total(), 2);
 }
 
 TEST(Suppression, CooldownKeepsEveryEndWhoseStartGotThrough) {
@@ -275,6 +278,7 @@ TEST(Suppression, AllOffPassesTheTrackerOutputThrough) {
   EXPECT_EQ(in.tracks[0].id, 1);
   EXPECT_EQ(in.tracks[1].id, 2);
   EXPECT_TRUE(r.suppression().counters().empty());
+  EXPECT_EQ(r.suppression().total(), 0);
 }
 
 TEST(Suppression, StateIsBoundedByRemovedTracks) {

@@ -18,6 +18,7 @@
 #include <random>
 
 #include "core/text.h"
+#include "video/source.h"
 #include "video/video_writer.h"
 
 namespace iris::testing {
@@ -136,12 +137,16 @@ SilentServer::~SilentServer() {
   close(fd_);
 }
 
-pid_t spawn_iris(const std::vector<std::string>& args, const std::string& log_path) {
+pid_t spawn_iris(const std::vector<std::string>& args, const std::string& log_path,
+                 const std::string& err_path) {
   const pid_t pid = fork();
   if (pid == 0) {
-    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const auto create = [](const std::string& path) {
+      return open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    };
+    const int fd = create(log_path);
     dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
+    dup2(err_path.empty() ? fd : create(err_path), STDERR_FILENO);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(IRIS_BINARY));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -178,6 +183,32 @@ std::vector<std::string> read_lines(const std::string& path) {
     if (!line.empty()) lines.push_back(line);
   }
   return lines;
+}
+
+Result<FrameCount> count_frames(const std::string& path) {
+  auto source = video::Source::open({.url = path});
+  if (!source.ok()) return source.status();
+  FrameCount count;
+  for (;;) {
+    auto frame = (*source)->read();
+    if (!frame.ok()) return frame.status();
+    if (!frame->has_value()) break;
+    ++count.frames;
+  }
+  count.decode_errors = (*source)->decode_errors();
+  return count;
+}
+
+std::string replace_all(std::string text, std::string_view from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+::testing::AssertionResult contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "expected to find\n  " << part << "\nin\n" << text;
 }
 
 }  // namespace iris::testing

@@ -1,13 +1,17 @@
-// Test support: synthetic clips, real loopback servers, temp dirs and child processes.
+// Test support: synthetic clips, real loopback servers, temp dirs, child processes, frame counts
+// and a substring check.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <opencv2/core.hpp>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -80,8 +84,10 @@ class SilentServer {
   std::atomic<bool> stop_{false};
 };
 
-// Runs the iris binary with args in the background; stdout and stderr go to `log_path`.
-pid_t spawn_iris(const std::vector<std::string>& args, const std::string& log_path);
+// Runs the iris binary with args in the background; stdout goes to `log_path`, and stderr too
+// unless `err_path` names a file of its own (for output that must parse by itself).
+pid_t spawn_iris(const std::vector<std::string>& args, const std::string& log_path,
+                 const std::string& err_path = "");
 // Waits up to `timeout_s` for the child; returns its exit code, or -1 on timeout (child killed),
 // or 128+signal if a signal ended it.
 int wait_child(pid_t pid, double timeout_s);
@@ -90,5 +96,18 @@ int wait_child(pid_t pid, double timeout_s);
 std::string read_file(const std::string& path);
 // The file's non-empty lines.
 std::vector<std::string> read_lines(const std::string& path);
+
+// A video decoded to its end: its frames, and the bad packets the decoder skipped on the way.
+struct FrameCount {
+  int frames = 0;
+  uint64_t decode_errors = 0;
+};
+// Errors (the video does not open, a read fails) say why.
+Result<FrameCount> count_frames(const std::string& path);
+
+// A substring check that prints both strings on failure (the tests link gtest, not gmock).
+::testing::AssertionResult contains(const std::string& text, const std::string& part);
+// `text` with every `from` replaced by `to` (a config template filled in for a test).
+std::string replace_all(std::string text, std::string_view from, const std::string& to);
 
 }  // namespace iris::testing

@@ -1,6 +1,8 @@
 // The decoders a ModelSpec can name. Adding one: its file in this folder, and its line here.
 #include <map>
+#include <ranges>
 
+#include "core/text.h"
 #include "infer/decoder.h"
 
 namespace iris::infer {
@@ -34,9 +36,8 @@ Result<std::unique_ptr<Decoder>> make_decoder(const std::string& name,
                                               const DecoderParams& params) {
   const auto it = registry().find(name);
   if (it != registry().end()) return it->second(params);
-  std::string known;
-  for (const auto& [n, make] : registry()) known += (known.empty() ? "" : ", ") + n;
-  return Status::error("unknown decoder '" + name + "'; fix: use one of: " + known);
+  return Status::error("unknown decoder '" + name +
+                       "'; fix: use one of: " + join(std::views::keys(registry())));
 }
 
 }  // namespace iris::infer
