@@ -8,8 +8,15 @@ packages=(
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libopencv-dev libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libcpp-httplib-dev
+  libdnnl-dev libonnx-dev libprotobuf-dev  # the iris runtime: oneDNN kernels, ONNX parsing
+  libmosquitto-dev libhiredis-dev  # event delivery to MQTT and Redis Streams
+  mosquitto redis-server           # the brokers the delivery tests start on loopback ports
   opencv-doc
   python3-onnx python3-numpy  # the tests build tiny ONNX graphs with exactly known outputs
+  # The tests' RTSP camera (tests/support/rtsp_server.cc): gst-rtsp-server, and the plugins it
+  # runs (base: appsrc, parsebin; good: qtdemux, matroska, rtp, udp; bad: h264parse, tsdemux).
+  libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
 )
 # Footage and pictures the demo and tests use (package opencv-doc).
 footage=(

@@ -25,7 +25,9 @@ namespace iris::app {
 
 const char kBenchUsage[] =
     "usage: iris bench model MODEL [--backend NAME] [--batch 1,4] [--threads 1,2] [--repeat N]\n"
-    "                              [--warmup N] [--input WxH] [--json]\n\n"
+    "                              [--warmup N] [--input WxH] [--json]\n"
+    "       iris bench streams [--pipeline decode|motion|hog|blazeface] [--soak S] [--json] ...\n"
+    "       (how many live 720p cameras this machine holds; `iris bench streams --help`)\n\n"
     "Times raw inference of MODEL (an .onnx file) on random input, without pre- or\n"
     "post-processing, for every combination of batch size and thread count, in the manner of\n"
     "llama-bench. Each combination gets a fresh context, --warmup untimed runs, then --repeat\n"
@@ -88,7 +90,7 @@ bool parse_input_size(std::string_view text, int* width, int* height) {
 std::optional<BenchArgs> parse(const Args& args) {
   if (args.empty() || args[0] != "model") {
     std::fprintf(
-        stderr, "iris bench: %s; fix: iris bench model MODEL\n\n%s",
+        stderr, "iris bench: %s; fix: iris bench model MODEL, or iris bench streams\n\n%s",
         args.empty() ? "needs what to benchmark" : ("unknown target '" + args[0] + "'").c_str(),
         kBenchUsage);
     return std::nullopt;
@@ -418,6 +420,8 @@ void print_table(const BenchArgs& a, const std::vector<Row>& rows) {
 }  // namespace
 
 int bench_main(const Args& args) {
+  if (!args.empty() && args[0] == "streams")
+    return bench_streams_main({args.begin() + 1, args.end()});
   const auto a = parse(args);
   if (!a) return 2;
   auto backend = infer::make_backend(a->backend);

@@ -20,11 +20,15 @@ int validate_main(const Args& args);
 int eval_main(const Args& args);
 int synth_main(const Args& args);
 int bench_main(const Args& args);
+int bench_streams_main(const Args& args);  // `iris bench streams`, dispatched by bench_main
+int profile_main(const Args& args);
 
 extern const char kRunUsage[];
 extern const char kValidateUsage[];
 extern const char kEvalUsage[];
 extern const char kSynthUsage[];
 extern const char kBenchUsage[];
+extern const char kBenchStreamsUsage[];
+extern const char kProfileUsage[];
 
 }  // namespace iris::app

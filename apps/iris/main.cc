@@ -14,8 +14,11 @@ const Command kCommands[] = {
      kEvalUsage, eval_main},
     {"synth", "generate a synthetic scene: video, exact ground truth, noisy detections, pipeline",
      kSynthUsage, synth_main},
-    {"bench", "time a model's raw inference per batch size and thread count (llama-bench style)",
+    {"bench",
+     "time a model's inference (bench model) or count the live streams held (bench streams)",
      kBenchUsage, bench_main},
+    {"profile", "time each layer of a model on the iris runtime: share, GFLOP/s, kernel",
+     kProfileUsage, profile_main},
 };
 
 void print_help() {
@@ -71,7 +74,8 @@ int main(int argc, char** argv) {
   Args rest(args.begin() + 1, args.end());
   for (const auto& a : rest) {
     if (a == "--help" || a == "-h") {
-      std::fputs(c->usage, stdout);
+      const bool streams = c->run == bench_main && rest[0] == "streams";
+      std::fputs(streams ? kBenchStreamsUsage : c->usage, stdout);
       return 0;
     }
   }

@@ -89,7 +89,14 @@ void print_summary(const std::vector<pipeline::StreamStats>& stats,
     if (!s.counters.suppressed.empty()) {
       std::printf("    suppressed: %s\n", format_counts(s.counters.suppressed).c_str());
     }
-    if (!s.error.empty()) std::printf("    error: %s\n", s.error.c_str());
+    if (s.reconnects > 0 || s.counters.gated > 0) {
+      std::printf("    %llu reconnects, %lld frames gated (no motion, no detector)\n",
+                  static_cast<unsigned long long>(s.reconnects),
+                  static_cast<long long>(s.counters.gated));
+    }
+    if (!s.reason.empty())
+      std::printf("    %s: %s\n", s.state == pipeline::StreamState::kFailed ? "error" : "reason",
+                  s.reason.c_str());
   }
   print_models(models);
   std::printf("events: %lld\n",

@@ -19,6 +19,15 @@ class BoundedQueue {
   BoundedQueue(size_t capacity, FullPolicy policy)
       : capacity_(capacity < 1 ? 1 : capacity), policy_(policy) {}
 
+  // For a producer that learns what it is only once it runs (an http URL: a camera or a file).
+  // Items beyond a smaller capacity stay queued.
+  void reconfigure(size_t capacity, FullPolicy policy) {
+    std::lock_guard lock(mu_);
+    capacity_ = capacity < 1 ? 1 : capacity;
+    policy_ = policy;
+    not_full_.notify_all();
+  }
+
   // Returns false if the queue was closed (the item is not queued).
   bool push(T item) {
     std::unique_lock lock(mu_);
@@ -62,8 +71,8 @@ class BoundedQueue {
   mutable std::mutex mu_;
   std::condition_variable not_full_;
   std::deque<T> items_;
-  const size_t capacity_;
-  const FullPolicy policy_;
+  size_t capacity_;
+  FullPolicy policy_;
   bool closed_ = false;
   uint64_t dropped_ = 0;
 };

@@ -53,6 +53,9 @@ struct Frame {
   int64_t index = 0;     // frame number in the stream, from 0
   double pts = 0;        // media time, seconds (from the stream's timestamps)
   double wall_time = 0;  // Unix seconds when the frame was decoded
+  // First frame after a discontinuity (a reconnect, a new frame size): state built from earlier
+  // frames (tracks, background models) no longer applies.
+  bool gap = false;
   std::shared_ptr<const Picture> picture;
 
   int width() const { return picture->width(); }

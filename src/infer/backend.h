@@ -57,7 +57,7 @@ class Backend {
   virtual Result<std::shared_ptr<const LoadedModel>> load(const ModelSpec& spec) = 0;
 };
 
-// "opencv" (OpenCV dnn, CPU). Unknown names are an error listing the known ones.
+// "opencv" (OpenCV dnn, CPU) or "iris" (the iris runtime, src/runtime/). Unknown names are an error listing the known ones.
 Result<std::unique_ptr<Backend>> make_backend(const std::string& name);
 
 }  // namespace iris::infer

@@ -28,11 +28,21 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kTopKeys[] = {"models", "defaults", "streams"};
-constexpr std::string_view kDefaultsKeys[] = {"loop",     "realtime",  "timeout", "detect_interval",
-                                              "detector", "secondary", "tracker", "suppression"};
-constexpr std::string_view kStreamKeys[] = {
-    "name",     "url",       "loop",    "realtime",    "timeout", "detect_interval",
-    "detector", "secondary", "tracker", "suppression", "rules",   "outputs"};
+// Keys a stream may inherit from `defaults`; a stream also has name, url, rules and outputs.
+#define IRIS_STREAM_SETTINGS                                                                     \
+  "loop", "realtime", "timeout", "rtsp_transport", "reconnect", "stall_after", "keyframes_only", \
+      "max_fps", "emulate_live", "detect_interval", "gate", "detector", "secondary", "tracker",  \
+      "suppression"
+constexpr std::string_view kDefaultsKeys[] = {IRIS_STREAM_SETTINGS};
+constexpr std::string_view kStreamKeys[] = {"name", "url", "rules", "outputs",
+                                            IRIS_STREAM_SETTINGS};
+#undef IRIS_STREAM_SETTINGS
+constexpr std::string_view kTransports[] = {"tcp", "udp"};
+constexpr std::string_view kReconnectKeys[] = {"initial_delay", "max_delay", "multiplier", "jitter",
+                                               "max_attempts"};
+constexpr std::string_view kGateKeys[] = {"thumbnail_width", "threshold", "learning_rate",
+                                          "min_area",        "hold",      "refresh",
+                                          "region",          "padding"};
 
 constexpr std::string_view kDetectorTypes[] = {"hog", "motion", "replay", "dnn"};
 constexpr std::string_view kHogKeys[] = {"type",   "upscale",        "hit_threshold", "scale_step",
@@ -187,6 +197,13 @@ std::optional<detect::DetectorSpec> read_replay(Diagnostics& diag, const MapRead
   return replay;
 }
 
+void read_motion(const MapReader& map, detect::MotionSpec* motion) {
+  map.read("thumbnail_width", &motion->thumbnail_width, Range::at_least(16));
+  map.read("threshold", &motion->threshold, Range::closed(0, 255));
+  map.read("learning_rate", &motion->learning_rate, Range::open_closed(0, 1));
+  map.read("min_area", &motion->min_area, Range::closed_open(0, 1));
+}
+
 std::optional<detect::DetectorSpec> read_detector(Diagnostics& diag, const Item& item,
                                                   const ModelSpecs& models) {
   const MapReader map(diag, item);
@@ -208,12 +225,22 @@ std::optional<detect::DetectorSpec> read_detector(Diagnostics& diag, const Item&
   }
   map.check_keys(kMotionKeys, belongs_to(kHogKeys, "hog detector", "motion"));
   detect::MotionSpec motion;
-  map.read("thumbnail_width", &motion.thumbnail_width, Range::at_least(16));
-  map.read("threshold", &motion.threshold, Range::closed(0, 255));
-  map.read("learning_rate", &motion.learning_rate, Range::open_closed(0, 1));
-  map.read("min_area", &motion.min_area, Range::closed_open(0, 1));
+  read_motion(map, &motion);
   map.read("label", &motion.label);
   return motion;
+}
+
+std::optional<MotionGate> read_gate(Diagnostics& diag, const Item& item) {
+  const MapReader map(diag, item);
+  if (!map.is_map()) return std::nullopt;
+  map.check_keys(kGateKeys);
+  MotionGate gate;
+  read_motion(map, &gate.motion);
+  map.read("hold", &gate.hold, Range::at_least(0));
+  map.read("refresh", &gate.refresh, Range::at_least(0));
+  map.read("region", &gate.region);
+  map.read("padding", &gate.padding, Range::closed(0, 10));
+  return gate;
 }
 
 // Two keys of one map whose values must satisfy lower <= upper: reports a violation at the key
@@ -235,6 +262,19 @@ void check_order(Diagnostics& diag, const MapReader& map, std::string_view lower
                format_number(upper) + " is below " + other(lower_key, lower, lower_given) + "; " +
                    std::string(upper_key) + " must be at least " + std::string(lower_key));
   }
+}
+
+void read_reconnect(Diagnostics& diag, const Item& item, video::ReconnectPolicy* policy) {
+  const MapReader map(diag, item);
+  if (!map.is_map()) return;
+  map.check_keys(kReconnectKeys);
+  const bool initial = map.read("initial_delay", &policy->initial_delay, Range::above(0));
+  const bool max = map.read("max_delay", &policy->max_delay, Range::above(0));
+  map.read("multiplier", &policy->multiplier, Range::at_least(1));
+  map.read("jitter", &policy->jitter, Range::closed_open(0, 1));
+  map.read("max_attempts", &policy->max_attempts, Range::at_least(0));
+  check_order(diag, map, "initial_delay", policy->initial_delay, initial, "max_delay",
+              policy->max_delay, max);
 }
 
 track::ByteTrackSpec read_bytetrack(Diagnostics& diag, const MapReader& map) {
@@ -277,7 +317,20 @@ bool read_stream_settings(Diagnostics& diag, const MapReader& map, const ModelSp
   map.read("loop", &spec->loop);
   map.read("realtime", &spec->realtime);
   map.read("timeout", &spec->timeout, Range::open_closed(0, 86400));
+  if (const std::optional<Item> transport = map.get("rtsp_transport")) {
+    if (auto t = read_choice(diag, *transport, "rtsp_transport", kTransports)) {
+      spec->rtsp_transport = *t;
+    }
+  }
+  if (const std::optional<Item> reconnect = map.get("reconnect")) {
+    read_reconnect(diag, *reconnect, &spec->reconnect);
+  }
+  map.read("stall_after", &spec->stall_after, Range::above(0));
+  map.read("keyframes_only", &spec->keyframes_only);
+  map.read("max_fps", &spec->max_fps, Range::at_least(0));
+  map.read("emulate_live", &spec->emulate_live);
   map.read("detect_interval", &spec->detect_interval, Range::at_least(1));
+  if (const std::optional<Item> gate = map.get("gate")) spec->gate = read_gate(diag, *gate);
   if (const std::optional<Item> tracker = map.get("tracker")) {
     if (auto parsed = read_tracker(diag, *tracker)) spec->tracker = *parsed;
   }
@@ -777,6 +830,18 @@ StreamSpec read_stream(Diagnostics& diag, const MapReader& map, const StreamDefa
     }
   }
   const bool has_detector = read_stream_settings(diag, map, models, &stream);
+  if (stream.emulate_live && video::is_url(stream.url)) {
+    const Item at = map.get("emulate_live") ? *map.get("emulate_live") : *map.get("url");
+    diag.error(at.mark, at.path,
+               "emulate_live plays a file as a camera; '" + stream.url +
+                   "' is already a URL: remove emulate_live or give a file path");
+  }
+  if (stream.gate && std::holds_alternative<detect::MotionSpec>(stream.detector)) {
+    const Item at = map.get("gate") ? *map.get("gate") : map.item();
+    diag.error(at.mark, at.path,
+               "the detector is already the motion detector, so a motion gate would only run it "
+               "twice; remove gate, or gate a heavier detector (hog, dnn)");
+  }
   if (!has_detector && !defaults.has_detector) {
     map.missing("detector", "add e.g. detector: {type: hog} here or under defaults:");
   }

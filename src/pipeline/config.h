@@ -3,6 +3,7 @@
 // Every key is documented in docs/config.md.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "infer/model_spec.h"
 #include "rules/rule.h"
 #include "track/tracker.h"
+#include "video/camera.h"
 
 namespace iris::pipeline {
 
@@ -37,13 +39,30 @@ struct SecondarySpec {
   double padding = 0.0;              // grow the crop by this fraction of the box on each side
 };
 
+// Motion-gated detection: a cheap background model decides whether the detector runs. While
+// nothing moves, the last detections stand (a still scene keeps its tracks, no inference).
+struct MotionGate {
+  detect::MotionSpec motion;  // what counts as motion
+  double hold = 1.0;          // seconds the detector keeps running after motion stops
+  double refresh = 5.0;       // seconds: run the detector at least this often anyway (0: never)
+  bool region = false;        // run the detector only on the moving region, not the whole frame
+  double padding = 0.25;      // grow the moving region by this fraction of its size on each side
+};
+
 struct StreamSpec {
   std::string name;
-  std::string url;          // file path, http(s)://, rtsp://
-  bool loop = false;        // files: start again at the end
-  bool realtime = false;    // files: pace at the stream's frame rate (live sources always are)
-  double timeout = 10.0;    // seconds a network open or read may block
+  std::string url;        // file path, http(s)://, rtsp://
+  bool loop = false;      // files: start again at the end
+  bool realtime = false;  // files: pace at the stream's frame rate (live sources always are)
+  double timeout = 10.0;  // seconds a network open or read may block
+  std::string rtsp_transport = "tcp";  // or "udp"
+  video::ReconnectPolicy reconnect;    // live sources: backoff between reconnect attempts
+  double stall_after = 2.0;            // seconds without a frame before a camera is "stalled"
+  bool keyframes_only = false;         // decode only key frames
+  double max_fps = 0;                  // deliver at most this many frames a second (0: all)
+  bool emulate_live = false;           // files: play as a camera would (looped, paced, may drop)
   int detect_interval = 1;  // run the detector on every Nth frame, the tracker predicts between
+  std::optional<MotionGate> gate;
   detect::DetectorSpec detector;
   std::vector<SecondarySpec> secondary;
   track::TrackerSpec tracker;

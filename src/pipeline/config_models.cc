@@ -33,7 +33,7 @@ constexpr std::string_view kModelKeys[] = {"name",
                                            "max_delay_us",
                                            "queue_capacity",
                                            "instances"};
-constexpr std::string_view kBackends[] = {"opencv"};
+constexpr std::string_view kBackends[] = {"opencv", "iris"};
 constexpr std::string_view kLayouts[] = {"nchw", "nhwc"};
 constexpr std::string_view kChannels[] = {"rgb", "bgr"};
 constexpr std::string_view kResizes[] = {"letterbox", "stretch"};

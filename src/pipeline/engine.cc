@@ -1,24 +1,53 @@
 #include "pipeline/engine.h"
 
+#include <algorithm>
 #include <condition_variable>
-#include <mutex>
 #include <opencv2/core.hpp>
-#include <optional>
 #include <thread>
 
 #include "core/bounded_queue.h"
 #include "core/log.h"
-#include "core/thread_pool.h"
-#include "video/source.h"
+#include "video/camera.h"
 
 namespace iris::pipeline {
+namespace {
+
+double wall_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+StreamState from_link(video::LinkState s) {
+  switch (s) {
+    case video::LinkState::kConnecting:
+      return StreamState::kConnecting;
+    case video::LinkState::kLive:
+      return StreamState::kLive;
+    case video::LinkState::kStalled:
+      return StreamState::kStalled;
+    case video::LinkState::kReconnecting:
+      return StreamState::kReconnecting;
+    case video::LinkState::kEnded:
+      return StreamState::kEnded;
+    case video::LinkState::kFailed:
+      return StreamState::kFailed;
+  }
+  return StreamState::kFailed;
+}
+
+}  // namespace
 
 const char* state_name(StreamState s) {
   switch (s) {
-    case StreamState::kStarting:
-      return "starting";
-    case StreamState::kRunning:
-      return "running";
+    case StreamState::kConnecting:
+      return "connecting";
+    case StreamState::kLive:
+      return "live";
+    case StreamState::kStalled:
+      return "stalled";
+    case StreamState::kReconnecting:
+      return "reconnecting";
+    case StreamState::kPaused:
+      return "paused";
     case StreamState::kEnded:
       return "ended";
     case StreamState::kFailed:
@@ -31,34 +60,48 @@ struct Engine::Stream {
   Stream(ThreadPool* pool, size_t capacity, FullPolicy policy)
       : queue(capacity, policy), strand(pool) {}
   std::string name;
-  std::unique_ptr<video::Source> source;
+  int id = 0;  // Frame::stream
+  video::CameraOptions camera_options;
+  std::atomic<bool> live{false};  // as far as the camera knows (an http URL: once connected)
   std::unique_ptr<StreamWorker> worker;
   BoundedQueue<Frame> queue;
   Strand strand;
+  std::thread decoder;
+  // Set to stop the input (engine stop, removal) or to cut a paused camera's connection; every
+  // blocking read and backoff wait of the camera returns when it is set. On the heap: the
+  // camera is opened before the Stream exists.
+  std::unique_ptr<std::atomic<bool>> halt;
+  std::atomic<bool> stopping{false};  // the input is to end for good
   std::atomic<bool> step_pending{false};
   std::atomic<bool> input_done{false};  // the decoder has queued its last frame
   std::string input_error;              // why the input ended early; set before input_done
-  bool busy = false;                    // a frame is in the worker (strand only)
-  bool finished = false;                // outputs closed (strand only)
-  std::thread decoder;
+  // Index of the latest frame read after a gap, which the live queue may drop: the first frame
+  // processed at or after it then carries the gap instead.
+  std::atomic<int64_t> last_gap{-1};
+  int64_t last_index = -1;  // of the last frame processed (strand only)
+  bool busy = false;        // a frame is in the worker (strand only)
+  bool finished = false;    // outputs closed (strand only)
+  // Decode thread only: keeps a stream's timestamps increasing when a paused camera reconnects.
+  double pts_offset = 0;
+  double last_pts = -1;
+  int64_t next_index = 0;
 
   mutable std::mutex mu;  // guards the fields below
-  std::condition_variable done_cv;
-  StreamState state = StreamState::kStarting;
+  std::condition_variable cv;
+  std::unique_ptr<video::Camera> camera;  // replaced by the decode thread, read by stats()
+  video::LinkStatus last_link;            // the status of the cameras closed so far
+  bool paused = false;
+  bool done = false;  // finished: state is final
+  StreamState final_state = StreamState::kEnded;
   std::string error;
 };
 
 Result<std::unique_ptr<Engine>> Engine::create(const PipelineSpec& spec,
                                                const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
+  e->options_ = options;
   const int cores = std::max(1u, std::thread::hardware_concurrency());
-  const int threads = options.threads > 0 ? options.threads : cores;
-  e->pool_ = std::make_unique<ThreadPool>(threads);
-  // Parallelism comes from running streams side by side on the pool; a library that also
-  // spreads each call over every core would oversubscribe them. One stream may use the spare.
-  const int n = static_cast<int>(spec.streams.size());
-  const int per_stream = std::max(1, cores / std::max(1, n));
-  cv::setNumThreads(n >= cores ? 1 : per_stream);
+  e->pool_ = std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : cores);
 
   // Models first: a model that cannot run fails before any camera is opened.
   for (const infer::ModelSpec& ms : spec.models) {
@@ -69,41 +112,159 @@ Result<std::unique_ptr<Engine>> Engine::create(const PipelineSpec& spec,
     e->served_[ms.name] = {std::move(model).value(), server->get()};
     e->servers_.push_back(std::move(server).value());
   }
-
   for (const StreamSpec& ss : spec.streams) {
-    video::SourceOptions so;
-    so.url = ss.url;
-    so.loop = ss.loop;
-    so.realtime = ss.realtime;
-    so.timeout = ss.timeout;
-    so.decode_threads = 1;
-    so.stop = &e->stop_;
-    auto source = video::Source::open(so);
-    if (!source.ok()) return source.status().with_context("stream '" + ss.name + "'");
-    const video::StreamInfo& info = (*source)->info();
-    auto s = std::make_unique<Stream>(e->pool_.get(), options.queue_frames,
-                                      info.live ? FullPolicy::kDropOldest : FullPolicy::kBlock);
-    s->name = ss.name;
-    auto worker = StreamWorker::create(
-        ss, {info.width, info.height, info.fps, info.live}, e->served_,
-        [p = s.get()](std::function<void()> task) { p->strand.post(std::move(task)); });
-    if (!worker.ok()) return worker.status();
-    s->source = std::move(source).value();
-    s->worker = std::move(worker).value();
-    e->streams_.push_back(std::move(s));
+    if (Status s = e->add_stream(ss); !s) return s;
   }
   return e;
 }
 
+Result<std::unique_ptr<Engine::Stream>> Engine::make_stream(const StreamSpec& ss) {
+  video::CameraOptions co;
+  co.source.url = ss.url;
+  co.source.loop = ss.loop;
+  co.source.realtime = ss.realtime;
+  co.source.timeout = ss.timeout;
+  co.source.decode_threads = 1;  // parallelism comes from running streams side by side
+  co.source.rtsp_transport = ss.rtsp_transport;
+  co.source.keyframes_only = ss.keyframes_only;
+  co.source.max_fps = ss.max_fps;
+  co.source.emulate_live = ss.emulate_live;
+  co.reconnect = ss.reconnect;
+  co.stall_after = ss.stall_after;
+  auto halt = std::make_unique<std::atomic<bool>>(false);
+  co.source.stop = halt.get();
+  auto camera = video::Camera::open(co);
+  if (!camera.ok()) return camera.status().with_context("stream '" + ss.name + "'");
+  const bool live = (*camera)->live();
+  const video::StreamInfo info = (*camera)->info();  // size known for files, not cameras yet
+  auto s =
+      std::make_unique<Stream>(pool_.get(), live ? options_.live_frames : options_.queue_frames,
+                               live ? FullPolicy::kDropOldest : FullPolicy::kBlock);
+  s->name = ss.name;
+  s->live = live;
+  s->camera_options = co;
+  s->halt = std::move(halt);
+  auto worker = StreamWorker::create(
+      ss, {info.width, info.height, info.fps, live}, served_,
+      [p = s.get()](std::function<void()> task) { p->strand.post(std::move(task)); },
+      &event_latency_);
+  if (!worker.ok()) return worker.status();
+  s->worker = std::move(worker).value();
+  s->camera = std::move(camera).value();
+  return s;
+}
+
+Status Engine::add_stream(const StreamSpec& spec) {
+  if (find(spec.name)) {
+    return Status::error("stream '" + spec.name +
+                         "' already exists; remove it first or choose another name");
+  }
+  if (stop_) return Status::error("stream '" + spec.name + "': the engine is stopping");
+  auto made = make_stream(spec);
+  if (!made.ok()) return made.status();
+  std::shared_ptr<Stream> s = std::move(made).value();
+  {
+    std::lock_guard lock(streams_mu_);
+    for (const auto& other : streams_) {
+      if (other->name == spec.name) {
+        return Status::error("stream '" + spec.name + "' already exists; choose another name");
+      }
+    }
+    s->id = next_id_++;
+    streams_.push_back(s);
+  }
+  set_threads();
+  if (started_) launch(s.get());
+  return Status();
+}
+
+Status Engine::remove_stream(const std::string& name) {
+  std::shared_ptr<Stream> s = find(name);
+  if (!s) return Status::error("no stream named '" + name + "'; list the streams to see names");
+  {
+    std::lock_guard lock(s->mu);
+    if (s->stopping.exchange(true)) {
+      return Status::error("stream '" + name + "' is already being removed");
+    }
+    *s->halt = true;
+    s->cv.notify_all();
+  }
+  s->queue.close();
+  if (s->decoder.joinable()) s->decoder.join();
+  if (!started_) {
+    // Never ran: nothing in flight; close its outputs here.
+    s->input_done = true;
+    s->strand.post([this, p = s.get()] { step(p); });
+  }
+  {
+    std::unique_lock lock(s->mu);
+    s->cv.wait(lock, [&] { return s->done; });
+  }
+  s->strand.drain();
+  {
+    std::lock_guard lock(streams_mu_);
+    std::erase(streams_, s);
+  }
+  set_threads();
+  return Status();
+}
+
+Status Engine::pause_stream(const std::string& name) {
+  std::shared_ptr<Stream> s = find(name);
+  if (!s) return Status::error("no stream named '" + name + "'; list the streams to see names");
+  std::lock_guard lock(s->mu);
+  if (s->done) return Status::error("stream '" + name + "' has ended; it cannot be paused");
+  s->paused = true;
+  // A camera's connection is cut at once (even a read waiting on a dead camera); a file only
+  // stops reading after the frame it is on.
+  if (s->live) *s->halt = true;
+  return Status();
+}
+
+Status Engine::resume_stream(const std::string& name) {
+  std::shared_ptr<Stream> s = find(name);
+  if (!s) return Status::error("no stream named '" + name + "'; list the streams to see names");
+  std::lock_guard lock(s->mu);
+  if (!s->paused) return Status::error("stream '" + name + "' is not paused");
+  s->paused = false;
+  s->cv.notify_all();
+  return Status();
+}
+
+std::shared_ptr<Engine::Stream> Engine::find(const std::string& name) const {
+  std::lock_guard lock(streams_mu_);
+  for (const auto& s : streams_) {
+    if (s->name == name && !s->stopping) return s;
+  }
+  return nullptr;
+}
+
+// Parallelism comes from running streams side by side on the pool; a library that also spreads
+// each call over every core would oversubscribe them. A lone stream may use the spare cores.
+void Engine::set_threads() {
+  size_t n;
+  {
+    std::lock_guard lock(streams_mu_);
+    n = streams_.size();
+  }
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  cv::setNumThreads(n >= cores ? 1 : static_cast<int>(cores / std::max<size_t>(1, n)));
+}
+
 Engine::~Engine() {
   request_stop();
-  for (auto& s : streams_) {
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    std::lock_guard lock(streams_mu_);
+    streams = streams_;
+  }
+  for (auto& s : streams) {
     if (s->decoder.joinable()) s->decoder.join();
   }
   // Frames in flight at a model come back and finish their stream; only then may the streams,
   // the pool and the model servers go.
   if (started_) wait_for(std::chrono::hours(24 * 365));
-  for (auto& s : streams_) s->strand.drain();
+  for (auto& s : streams) s->strand.drain();
   pool_.reset();  // joins the pool after it ran what was posted
   servers_.clear();
 }
@@ -111,30 +272,97 @@ Engine::~Engine() {
 void Engine::start() {
   if (started_) return;
   started_ = true;
-  for (auto& s : streams_) {
-    {
-      std::lock_guard lock(s->mu);
-      s->state = StreamState::kRunning;
-    }
-    s->decoder = std::thread([this, p = s.get()] { decode_loop(p); });
-  }
+  std::lock_guard lock(streams_mu_);
+  for (auto& s : streams_) launch(s.get());
+}
+
+void Engine::launch(Stream* s) {
+  s->decoder = std::thread([this, s] { decode_loop(s); });
 }
 
 void Engine::request_stop() {
   stop_ = true;
-  for (auto& s : streams_) s->queue.close();
+  std::lock_guard lock(streams_mu_);
+  for (auto& s : streams_) {
+    {
+      std::lock_guard slock(s->mu);
+      s->stopping = true;
+      *s->halt = true;
+      s->cv.notify_all();
+    }
+    s->queue.close();
+  }
+}
+
+// Closes a paused camera (a camera nobody reads would only buffer or time out), keeping its
+// counts. Called under s->mu.
+void Engine::close_camera(Stream* s) {
+  const video::LinkStatus link = s->camera->status();
+  s->last_link.decode_errors += link.decode_errors;
+  s->last_link.dropped += link.dropped;
+  s->last_link.reconnects += link.reconnects;
+  s->last_link.width = link.width;
+  s->last_link.height = link.height;
+  s->last_link.fps = link.fps;
+  s->camera.reset();
 }
 
 void Engine::decode_loop(Stream* s) {
   std::string error;
+  bool reopened = false;
   for (;;) {
-    auto r = s->source->read();
+    {
+      std::unique_lock lock(s->mu);
+      if (s->paused && !s->stopping) {
+        if (s->live && s->camera) close_camera(s);
+        s->cv.wait(lock, [&] { return !s->paused || s->stopping; });
+      }
+      if (s->stopping) break;
+      if (!s->camera) {
+        *s->halt = false;
+        auto camera = video::Camera::open(s->camera_options);
+        if (!camera.ok()) {
+          error = camera.status().message();
+          break;
+        }
+        s->camera = std::move(camera).value();
+        reopened = true;
+      }
+    }
+    auto r = s->camera->read();
     if (!r.ok()) {
       error = r.status().message();
       break;
     }
-    if (!r->has_value()) break;
-    if (!s->queue.push(std::move(**r))) break;  // closed by request_stop()
+    if (!r->has_value()) {
+      std::lock_guard lock(s->mu);
+      if (s->stopping || !*s->halt) break;  // the end of a file, or the engine stops
+      close_camera(s);                      // a pause cut the read short; reopen on resume
+      continue;
+    }
+    if (s->camera->live() != s->live) {
+      s->live = !s->live;
+      s->queue.reconfigure(s->live ? options_.live_frames : options_.queue_frames,
+                           s->live ? FullPolicy::kDropOldest : FullPolicy::kBlock);
+    }
+    Frame& f = **r;
+    if (reopened) {
+      // The new connection's clock starts again; continue from the last frame, one step on.
+      const double step = s->last_link.fps > 0 ? 1.0 / s->last_link.fps : 0.04;
+      s->pts_offset = s->last_pts < 0 ? 0 : s->last_pts + step - f.pts;
+      f.gap = s->last_pts >= 0;
+      reopened = false;
+    }
+    f.pts += s->pts_offset;
+    s->last_pts = f.pts;
+    f.index = s->next_index++;
+    if (f.gap) s->last_gap = f.index;
+    f.stream = s->id;
+    {
+      std::lock_guard lock(s->mu);
+      if (s->paused && s->live) continue;  // read while the pause came in: a camera drops it
+    }
+    if (!s->queue.push(std::move(f))) break;  // closed: stopping
     schedule(s);
   }
   if (!error.empty()) log::error("stream '" + s->name + "': " + error);
@@ -157,8 +385,13 @@ void Engine::step(Stream* s) {
   s->step_pending = false;
   if (s->busy || s->finished) return;
   if (auto f = s->queue.try_pop()) {
+    const int64_t gap = s->last_gap;
+    if (gap >= 0 && f->index >= gap && s->last_index < gap) f->gap = true;
+    s->last_index = f->index;
     s->busy = true;
-    s->worker->process(*f, [this, s] {
+    const double decoded = f->wall_time;
+    s->worker->process(*f, [this, s, decoded] {
+      frame_latency_.add(wall_now() - decoded);
       s->busy = false;
       if (s->queue.size() > 0 || s->input_done) schedule(s);
     });
@@ -179,34 +412,64 @@ void Engine::finish(Stream* s) {
   if (!fin.ok()) log::error("stream '" + s->name + "': " + fin.message());
   std::lock_guard lock(s->mu);
   s->error = !s->input_error.empty() ? s->input_error : (fin.ok() ? "" : fin.message());
-  s->state = s->error.empty() ? StreamState::kEnded : StreamState::kFailed;
-  s->done_cv.notify_all();
+  s->final_state = s->error.empty() ? StreamState::kEnded : StreamState::kFailed;
+  s->done = true;
+  s->cv.notify_all();
 }
 
 bool Engine::wait_for(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (auto& s : streams_) {
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    std::lock_guard lock(streams_mu_);
+    streams = streams_;
+  }
+  for (auto& s : streams) {
     std::unique_lock lock(s->mu);
-    if (!s->done_cv.wait_until(lock, deadline, [&] {
-          return s->state == StreamState::kEnded || s->state == StreamState::kFailed;
-        }))
-      return false;
+    if (!s->cv.wait_until(lock, deadline, [&] { return s->done; })) return false;
   }
   return true;
 }
 
 std::vector<StreamStats> Engine::stats() const {
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    std::lock_guard lock(streams_mu_);
+    streams = streams_;
+  }
   std::vector<StreamStats> out;
-  for (const auto& s : streams_) {
+  for (const auto& s : streams) {
     StreamStats st;
     st.name = s->name;
+    st.url = s->camera_options.source.url;
+    st.live = s->live;
+    video::LinkStatus link;
     {
       std::lock_guard lock(s->mu);
-      st.state = s->state;
-      st.error = s->error;
+      link = s->camera ? s->camera->status() : video::LinkStatus{};
+      if (s->done) {
+        st.state = s->final_state;
+        st.reason = s->error;
+      } else if (s->paused) {
+        st.state = StreamState::kPaused;
+      } else {
+        st.state = s->camera ? from_link(link.state) : StreamState::kConnecting;
+        st.reason = link.reason;
+      }
+      // Counts of cameras closed by a pause carry over.
+      link.decode_errors += s->last_link.decode_errors;
+      link.dropped += s->last_link.dropped;
+      link.reconnects += s->last_link.reconnects;
+      if (!s->camera) {
+        link.width = s->last_link.width;
+        link.height = s->last_link.height;
+      }
     }
-    st.decode_errors = s->source->decode_errors();
-    st.dropped = s->queue.dropped();
+    st.width = link.width;
+    st.height = link.height;
+    st.decode_errors = link.decode_errors;
+    st.dropped = s->queue.dropped() + link.dropped;
+    st.reconnects = link.reconnects;
     st.counters = s->worker->counters();
     out.push_back(std::move(st));
   }

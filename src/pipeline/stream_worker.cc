@@ -1,5 +1,6 @@
 #include "pipeline/stream_worker.h"
 
+#include <chrono>
 #include <filesystem>
 
 #include "core/log.h"
@@ -9,8 +10,10 @@ namespace iris::pipeline {
 Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spec,
                                                            const StreamInput& input,
                                                            const infer::ServedModels& models,
-                                                           Post post) {
+                                                           Post post, Histogram* event_latency) {
   std::unique_ptr<StreamWorker> w(new StreamWorker(spec, models, input.live, std::move(post)));
+  w->event_latency_ = event_latency;
+  if (spec.gate) w->gate_.emplace(*spec.gate);
   auto detector = detect::make_detector(spec.detector, models, input.live);
   if (!detector.ok()) return detector.status().with_context("stream '" + spec.name + "'");
   w->detector_ = std::move(detector).value();
@@ -25,14 +28,17 @@ Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spe
           (std::filesystem::path(out.path).parent_path() / "snapshots").string());
     }
   }
-  video::WriterOptions opt;
-  opt.width = input.width;
-  opt.height = input.height;
-  opt.fps = input.fps > 0 ? input.fps : 25;
-  for (const auto& out : spec.mp4) {
-    auto writer = video::VideoWriter::open(out.path, opt);
-    if (!writer.ok()) return writer.status().with_context("stream '" + spec.name + "'");
-    w->writers_.push_back(std::move(writer).value());
+  if (input.fps > 0) w->writer_fps_ = input.fps;
+  if (input.width > 0) {
+    if (Status s = w->open_writers(input.width, input.height); !s) return s;
+  } else {
+    // A camera's size is known at its first frame; an unwritable path must still fail now.
+    for (const auto& out : spec.mp4) {
+      const auto dir = std::filesystem::path(out.path).parent_path();
+      if (Status s = events::make_dirs(dir.empty() ? "." : dir.string()); !s) {
+        return s.with_context("stream '" + spec.name + "'");
+      }
+    }
   }
   for (const auto& out : spec.mot) {
     auto writer = MotWriter::open(out.path);
@@ -42,12 +48,77 @@ Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spe
   return w;
 }
 
+Status StreamWorker::open_writers(int width, int height) {
+  video::WriterOptions opt;
+  opt.width = width;
+  opt.height = height;
+  opt.fps = writer_fps_;
+  for (const auto& out : spec_.mp4) {
+    auto writer = video::VideoWriter::open(out.path, opt);
+    if (!writer.ok()) return writer.status().with_context("stream '" + spec_.name + "'");
+    writers_.push_back(std::move(writer).value());
+  }
+  return Status();
+}
+
 void StreamWorker::process(const Frame& frame, std::function<void()> done) {
+  if (frame.gap) {
+    // What came before the gap (a reconnect, a new frame size) says nothing about what follows.
+    gap_removed_ = tracker_->reset();
+    last_detections_.reset();
+    if (gate_) gate_->reset();
+  }
   if (frame_count_++ % spec_.detect_interval != 0) {
     complete(frame, std::nullopt);
     return done();
   }
-  auto resume = [this, frame, done](Result<std::vector<Detection>> dets) {
+  std::optional<cv::Rect> region;
+  if (gate_) {
+    const Gate::Decision d = gate_->decide(frame);
+    if (!d.run) {
+      // Nothing moved: the last detections still hold, so still objects keep their tracks.
+      if (last_detections_) {
+        complete(frame, *last_detections_, true);
+      } else {
+        complete(frame, std::nullopt, true);
+      }
+      return done();
+    }
+    region = d.region;
+  }
+  detect(frame, region, std::move(done));
+}
+
+namespace {
+
+// The frame cut to `r`, sharing its pixels.
+Frame crop(const Frame& f, const cv::Rect& r) {
+  Frame c = f;
+  c.picture = std::make_shared<MatPicture>(f.bgr()(r));
+  return c;
+}
+
+}  // namespace
+
+void StreamWorker::detect(const Frame& frame, std::optional<cv::Rect> region,
+                          std::function<void()> done) {
+  auto resume = [this, frame, region, done](Result<std::vector<Detection>> dets) {
+    if (dets.ok() && region) {
+      // Back to frame pixels; detections outside the moving region stand from the last run.
+      for (Detection& d : *dets) {
+        d.box = {d.box.x1 + region->x, d.box.y1 + region->y, d.box.x2 + region->x,
+                 d.box.y2 + region->y};
+      }
+      if (last_detections_) {
+        for (const Detection& d : *last_detections_) {
+          const Point c = d.box.center();
+          if (!region->contains(cv::Point(static_cast<int>(c.x), static_cast<int>(c.y)))) {
+            dets->push_back(d);
+          }
+        }
+      }
+    }
+    if (dets.ok() && gate_) last_detections_ = *dets;
     post_([this, frame, done, dets = std::move(dets)]() mutable {
       if (!dets.ok() || secondary_.empty()) {
         complete(frame, std::move(dets));
@@ -67,7 +138,7 @@ void StreamWorker::process(const Frame& frame, std::function<void()> done) {
     });
   };
   try {
-    detector_->detect(frame, std::move(resume));
+    detector_->detect(region ? crop(frame, *region) : frame, std::move(resume));
   } catch (const std::exception& e) {
     // `resume` was not called: nothing was queued for this frame.
     complete(frame, Status::error(std::string("detector failed: ") + e.what()));
@@ -76,9 +147,10 @@ void StreamWorker::process(const Frame& frame, std::function<void()> done) {
 }
 
 void StreamWorker::complete(const Frame& frame,
-                            const std::optional<Result<std::vector<Detection>>>& detections) {
+                            const std::optional<Result<std::vector<Detection>>>& detections,
+                            bool held) {
   try {
-    complete_frame(frame, detections);
+    complete_frame(frame, detections, held);
   } catch (const std::exception& e) {
     // A bug or a library failure on one frame must not take every camera down with it.
     log::error("stream '" + spec_.name + "': frame " + std::to_string(frame.index) +
@@ -89,7 +161,14 @@ void StreamWorker::complete(const Frame& frame,
 }
 
 void StreamWorker::complete_frame(const Frame& frame,
-                                  const std::optional<Result<std::vector<Detection>>>& detections) {
+                                  const std::optional<Result<std::vector<Detection>>>& detections,
+                                  bool held) {
+  if (writers_.empty() && !spec_.mp4.empty() && output_error_.empty()) {
+    if (Status s = open_writers(frame.width(), frame.height()); !s) {
+      log::error("stream '" + spec_.name + "': " + s.message());
+      output_error_ = s.message();
+    }
+  }
   track::TrackUpdate tracks;
   bool detector_error = false;
   if (detections && detections->ok()) {
@@ -105,6 +184,10 @@ void StreamWorker::complete_frame(const Frame& frame,
       detector_error = true;
     }
     tracks = tracker_->predict(frame.pts);
+  }
+  if (!gap_removed_.empty()) {
+    tracks.removed.insert(tracks.removed.begin(), gap_removed_.begin(), gap_removed_.end());
+    gap_removed_.clear();
   }
   secondary_.update(tracks);
 
@@ -130,7 +213,8 @@ void StreamWorker::complete_frame(const Frame& frame,
 
   std::lock_guard lock(counters_mu_);
   ++counters_.frames;
-  if (detections) ++counters_.detector_runs;
+  if (detections && !held) ++counters_.detector_runs;
+  if (held) ++counters_.gated;
   if (detector_error) ++counters_.detector_errors;
   if (const int64_t n = suppression_.total(); n != suppressed_total_) {
     suppressed_total_ = n;
@@ -153,6 +237,11 @@ void StreamWorker::deliver(events::Event& e, const Frame& frame) {
     }
   }
   int64_t failed = 0;
+  if (event_latency_) {
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    event_latency_->add(now - frame.wall_time);
+  }
   for (auto& sink : sinks_) {
     if (Status s = sink->deliver(e); !s) {
       ++failed;

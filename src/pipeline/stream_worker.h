@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "core/frame.h"
+#include "core/histogram.h"
 #include "core/status.h"
 #include "detect/detector.h"
 #include "events/sink.h"
 #include "pipeline/config.h"
 #include "pipeline/mot_writer.h"
+#include "pipeline/motion_gate.h"
 #include "pipeline/osd.h"
 #include "pipeline/secondary_stage.h"
 #include "rules/rule.h"
@@ -29,6 +31,7 @@ namespace iris::pipeline {
 struct StreamCounters {
   int64_t frames = 0;
   int64_t detector_runs = 0;
+  int64_t gated = 0;  // frames where the motion gate saw nothing move and no detector ran
   int64_t events = 0;
   int64_t event_errors = 0;        // deliveries that failed (logged)
   int64_t frame_errors = 0;        // frames whose processing failed (logged), skipped
@@ -41,7 +44,7 @@ struct StreamCounters {
 
 // What the stream's source is, for the outputs and for how to treat a full model queue.
 struct StreamInput {
-  int width = 0;
+  int width = 0;  // 0 while a camera has not connected: videos open at the first frame
   int height = 0;
   double fps = 0;
   bool live = false;  // a camera: requests may be dropped when a model falls behind
@@ -53,10 +56,11 @@ class StreamWorker {
 
   // Opens the event sinks and video writers (frames of another size are scaled to this one),
   // so that an unwritable path fails before the stream runs. `models` must hold every model the
-  // stream names, and outlive the worker.
+  // stream names, and outlive the worker; so must `event_latency` (decode to delivery), if given.
   static Result<std::unique_ptr<StreamWorker>> create(const StreamSpec& spec,
                                                       const StreamInput& input,
-                                                      const infer::ServedModels& models, Post post);
+                                                      const infer::ServedModels& models, Post post,
+                                                      Histogram* event_latency = nullptr);
 
   // Called on the strand, one frame at a time: the caller waits for `done` before the next
   // frame. `done` runs on the strand, when the frame is fully processed; a DNN detector's result
@@ -74,11 +78,15 @@ class StreamWorker {
         post_(std::move(post)),
         secondary_(spec.secondary, models, live, post_),
         suppression_(spec.suppression, spec.rules) {}
+  // Runs the detector (on `region` only, if given) and then complete().
+  void detect(const Frame& frame, std::optional<cv::Rect> region, std::function<void()> done);
   // Tracking, rules, events and outputs of a frame; `detections` is empty where no detector ran.
-  void complete(const Frame& frame,
-                const std::optional<Result<std::vector<Detection>>>& detections);
+  // `held`: the gate kept the last detections, no detector ran.
+  void complete(const Frame& frame, const std::optional<Result<std::vector<Detection>>>& detections,
+                bool held = false);
   void complete_frame(const Frame& frame,
-                      const std::optional<Result<std::vector<Detection>>>& detections);
+                      const std::optional<Result<std::vector<Detection>>>& detections, bool held);
+  Status open_writers(int width, int height);
   void deliver(events::Event& e, const Frame& frame);
   void write_video(const Frame& frame, const track::TrackUpdate& tracks);
 
@@ -91,6 +99,12 @@ class StreamWorker {
   std::vector<std::unique_ptr<rules::Rule>> rules_;  // rule i reads suppression_.input(i)
   std::vector<std::unique_ptr<events::Sink>> sinks_;
   std::vector<std::string> snapshot_dirs_;  // one per jsonl sink that asked for snapshots
+  std::optional<Gate> gate_;
+  // The last successful detections, which stand while the gate sees no motion.
+  std::optional<std::vector<Detection>> last_detections_;
+  std::vector<track::Track> gap_removed_;  // tracks forgotten at a gap, reported with its frame
+  Histogram* event_latency_ = nullptr;
+  double writer_fps_ = 25;
   std::vector<std::unique_ptr<video::VideoWriter>> writers_;  // one per mp4 output
   std::vector<std::unique_ptr<MotWriter>> track_writers_;     // one per mot output
   double last_detection_time_ = 0;  // media time of the last successful detector run

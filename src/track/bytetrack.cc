@@ -76,7 +76,7 @@ class ByteTracker final : public Tracker {
 
   TrackUpdate predict(double t) override { return book_.predict(t); }
 
-  void reset() override { book_.clear(); }
+  std::vector<Track> reset() override { return book_.clear(); }
 
  private:
   struct Live : LiveTrack {

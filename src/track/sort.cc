@@ -37,7 +37,7 @@ class SortTracker final : public Tracker {
 
   TrackUpdate predict(double t) override { return book_.predict(t); }
 
-  void reset() override { book_.clear(); }
+  std::vector<Track> reset() override { return book_.clear(); }
 
  private:
   SortSpec spec_;

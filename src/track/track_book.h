@@ -79,8 +79,12 @@ class TrackBook {
     return out;
   }
 
-  // Forgets every track; ids keep increasing.
-  void clear() { live_.clear(); }
+  // Forgets every track and returns them; ids keep increasing.
+  std::vector<Track> clear() {
+    std::vector<Track> gone = snapshot();
+    live_.clear();
+    return gone;
+  }
 
  private:
   double max_age_;

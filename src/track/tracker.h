@@ -43,8 +43,9 @@ class Tracker {
   virtual TrackUpdate update(const std::vector<Detection>& detections, double t) = 0;
   // No detector ran at media time t: tracks move by their motion model.
   virtual TrackUpdate predict(double t) = 0;
-  // Forget every track (e.g. after a gap in a live stream); ids keep increasing.
-  virtual void reset() = 0;
+  // Forgets every track (after a gap in a live stream, where motion from before says nothing about
+  // after) and returns them, for the rules to see them go; ids keep increasing.
+  virtual std::vector<Track> reset() = 0;
 };
 
 // SORT (Bewley et al. 2016): every detection, whatever its score, may match a track or start one.

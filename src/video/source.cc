@@ -4,6 +4,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <sstream>
 #include <thread>
 
 extern "C" {
@@ -21,11 +22,19 @@ namespace iris::video {
 namespace {
 
 constexpr int kMaxConsecutiveErrors = 200;  // corrupt packets tolerated in a row
+constexpr int kMaxUntimedDrops = 8;         // a camera's leading frames without a timestamp dropped
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// "1 s", "0.5 s": durations in messages as a person writes them.
+std::string seconds_text(double s) {
+  std::ostringstream out;
+  out << s << " s";
+  return out.str();
 }
 
 double wall_now() {
@@ -107,7 +116,26 @@ bool is_url(const std::string& url) {
   });
 }
 
-Source::Source(SourceOptions options) : options_(std::move(options)) {}
+Status check_options(const SourceOptions& o) {
+  if (o.rtsp_transport != "tcp" && o.rtsp_transport != "udp") {
+    return Status::error("'" + o.url + "': rtsp_transport '" + o.rtsp_transport +
+                         "' is not one of tcp, udp");
+  }
+  if (!(o.max_fps >= 0)) {
+    return Status::error("'" + o.url + "': max_fps " + std::to_string(o.max_fps) +
+                         " is negative; use 0 for every frame or a rate like 5");
+  }
+  if (o.emulate_live && is_url(o.url)) {
+    return Status::error("'" + o.url +
+                         "': emulate_live plays a file as a camera; a URL already is live, "
+                         "remove emulate_live");
+  }
+  return {};
+}
+
+Source::Source(SourceOptions options) : options_(std::move(options)) {
+  options_.loop = options_.loop || options_.emulate_live;  // a camera never ends
+}
 
 Source::~Source() {
   av_frame_free(&frame_);
@@ -135,16 +163,19 @@ Result<std::unique_ptr<Source>> Source::open(const SourceOptions& options) {
 
 Status Source::open_input() {
   const std::string& url = options_.url;
+  const bool rtsp = url.rfind("rtsp://", 0) == 0;
+  if (Status s = check_options(options_); !s) return s;
   fmt_ = avformat_alloc_context();
   fmt_->interrupt_callback.callback = &Source::interrupt_cb;
   fmt_->interrupt_callback.opaque = this;
 
   AVDictionary* opts = nullptr;
-  const std::string timeout_us = std::to_string(static_cast<int64_t>(options_.timeout * 1e6));
+  // FFmpeg's own socket timeouts only back up the deadline, which fires first and says so.
+  const std::string timeout_us = std::to_string(static_cast<int64_t>((options_.timeout + 1) * 1e6));
   if (is_url(url)) {
     av_dict_set(&opts, "rw_timeout", timeout_us.c_str(), 0);
-    if (url.rfind("rtsp://", 0) == 0) {
-      av_dict_set(&opts, "rtsp_transport", "tcp", 0);
+    if (rtsp) {
+      av_dict_set(&opts, "rtsp_transport", options_.rtsp_transport.c_str(), 0);
       av_dict_set(&opts, "timeout", timeout_us.c_str(), 0);
     } else if (url.rfind("http", 0) == 0) {
       av_dict_set(&opts, "timeout", timeout_us.c_str(), 0);
@@ -156,9 +187,12 @@ Status Source::open_input() {
   if (rc < 0) {
     std::string hint = is_url(url) ? "check that the camera or server is up and the URL is right"
                                    : "check the path and that it is a readable video file";
-    if (rc == AVERROR_EXIT && !stopping()) {
+    // Past the deadline, whatever FFmpeg made of the cut-off exchange, the cause is the silence.
+    const bool timed_out =
+        rc == AVERROR_EXIT || rc == AVERROR(ETIMEDOUT) || now_ns() > deadline_ns_.load();
+    if (timed_out && !stopping()) {
       return Status::error("cannot open '" + url + "': no answer within " +
-                           std::to_string(options_.timeout) + " s; " + hint);
+                           seconds_text(options_.timeout) + "; " + hint);
     }
     return Status::error("cannot open '" + url + "': " + av_error(rc) + "; " + hint);
   }
@@ -189,9 +223,12 @@ Status Source::open_input() {
   const AVRational r = av_guess_frame_rate(fmt_, st, nullptr);
   info_.fps = r.num > 0 && r.den > 0 ? av_q2d(r) : 0.0;
   info_.codec = codec->name;
-  const bool network_stream = url.rfind("rtsp://", 0) == 0 || url.rfind("rtmp://", 0) == 0 ||
-                              url.rfind("udp://", 0) == 0 || url.rfind("srt://", 0) == 0;
-  info_.live = network_stream || (is_url(url) && fmt_->duration == AV_NOPTS_VALUE);
+  const bool network_stream = rtsp || url.rfind("rtmp://", 0) == 0 || url.rfind("udp://", 0) == 0 ||
+                              url.rfind("srt://", 0) == 0;
+  camera_ = network_stream || (is_url(url) && fmt_->duration == AV_NOPTS_VALUE);
+  info_.live = camera_ || options_.emulate_live;
+  // A camera delivers at its own rate; pacing a file makes it look like one.
+  paced_ = !camera_ && (options_.realtime || options_.emulate_live);
   if (info_.width <= 0 || info_.height <= 0) {
     return Status::error("'" + url +
                          "': the video stream has no frame size; the file may be corrupt");
@@ -206,14 +243,16 @@ Status Source::restart() {
       av_seek_frame(fmt_, stream_index_, start == AV_NOPTS_VALUE ? 0 : start, AVSEEK_FLAG_BACKWARD);
   if (rc < 0) return Status::error("cannot loop '" + options_.url + "': " + av_error(rc));
   avcodec_flush_buffers(dec_);
-  pts_offset_ = last_pts_ + frame_step();
+  pts_offset_ = std::max(last_pts_, last_packet_time_) + frame_step();
   first_pts_ = -1;
+  untimed_ = 0;
   draining_ = false;
+  skipping_ = false;  // the file starts with a key frame
   return {};
 }
 
 void Source::pace(double pts) {
-  if (!options_.realtime || info_.live) return;
+  if (!paced_) return;
   if (pace_start_pts_ < 0) {
     pace_start_pts_ = pts;
     pace_start_ns_ = now_ns();
@@ -224,6 +263,40 @@ void Source::pace(double pts) {
   for (int64_t left = due - now_ns(); left > 0 && !stopping(); left = due - now_ns()) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(left, 50'000'000)));
   }
+}
+
+double Source::packet_time(const AVPacket* p) const {
+  const int64_t ts = p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
+  if (ts == AV_NOPTS_VALUE || first_pts_ < 0) return -1;
+  return ts * av_q2d(fmt_->streams[stream_index_]->time_base) - first_pts_ + pts_offset_;
+}
+
+bool Source::skip_late(const AVPacket* p) {
+  const double t = packet_time(p);
+  if (t < 0 || pace_start_pts_ < 0) return false;
+  last_packet_time_ = std::max(last_packet_time_, t);  // a loop starts after skipped frames too
+  const bool key = p->flags & AV_PKT_FLAG_KEY;
+  if (key) {
+    if (last_key_ >= 0 && t > last_key_) gop_ = std::max(gop_, t - last_key_);
+    last_key_ = t;
+  }
+  // A server buffers about a GOP for a client; behind by more, the client loses the backlog and
+  // resumes at a key frame, the first point it can decode from.
+  const double lag = (now_ns() - pace_start_ns_) * 1e-9 - (t - pace_start_pts_);
+  const double limit = std::max(1.0, gop_);
+  if (lag > limit) skipping_ = true;
+  if (skipping_ && key && lag <= limit) skipping_ = false;
+  return skipping_;
+}
+
+bool Source::take(double pts) {
+  if (options_.max_fps <= 0) return true;
+  // A millisecond of slack: container timestamps are rounded to their time base.
+  if (next_due_ >= 0 && pts < next_due_ - 1e-3) return false;
+  const double interval = 1.0 / options_.max_fps;
+  next_due_ = next_due_ < 0 ? pts + interval : next_due_ + interval;
+  if (next_due_ <= pts) next_due_ = pts + interval;  // after a gap in the stream, start afresh
+  return true;
 }
 
 // Takes one decoded frame if the decoder has one.
@@ -239,20 +312,42 @@ Source::Decoded Source::receive(std::optional<Frame>* out) {
   const int64_t ts = frame_->best_effort_timestamp;
   const double step = frame_step();
   double t = ts != AV_NOPTS_VALUE ? ts * av_q2d(st->time_base) : -1;
-  if (t >= 0 && first_pts_ < 0) first_pts_ = t;
+  if (t < 0 && first_pts_ < 0 && camera_ && untimed_dropped_ < kMaxUntimedDrops) {
+    // A camera's clock starts at its first timestamp: a frame before it (RTSP's first, ahead of
+    // the RTP-Info sync) has no known place on it, and may be any time earlier.
+    ++untimed_dropped_;
+    av_frame_unref(frame_);
+    return Decoded::kSkipped;
+  }
+  // The first timestamp of a pass maps to the pass's start, after the frames that came without
+  // one.
+  if (t >= 0 && first_pts_ < 0) first_pts_ = t - untimed_ * step;
+  if (first_pts_ < 0) ++untimed_;
   t = t >= 0 ? t - first_pts_ + pts_offset_ : last_pts_ + step;
   // Streams with broken timestamps must still give rules a clock that never runs backwards.
   if (last_pts_ >= 0 && t <= last_pts_) t = last_pts_ + step;
   if (last_pts_ < 0 && t < 0) t = 0;
   last_pts_ = t;
+  const int64_t index = index_++;
+  if (last_width_ > 0 && (frame_->width != last_width_ || frame_->height != last_height_)) {
+    gap_pending_ = true;
+  }
+  last_width_ = info_.width = frame_->width;
+  last_height_ = info_.height = frame_->height;
+  if (!take(t)) {
+    av_frame_unref(frame_);
+    return Decoded::kSkipped;
+  }
 
   Frame f;
-  f.index = index_++;
+  f.index = index;
   f.pts = t;
-  f.wall_time = wall_now();
+  f.gap = gap_pending_;
+  gap_pending_ = false;
   f.picture = std::make_shared<AvPicture>(frame_);
   av_frame_unref(frame_);
   pace(t);
+  f.wall_time = wall_now();
   *out = std::move(f);
   return Decoded::kFrame;
 }
@@ -266,7 +361,16 @@ Result<std::optional<Frame>> Source::read() {
       consecutive_errors_ = 0;
       return out;
     }
+    if (d == Decoded::kSkipped) {
+      consecutive_errors_ = 0;
+      continue;
+    }
     if (d == Decoded::kCorrupt && ++consecutive_errors_ <= kMaxConsecutiveErrors) continue;
+    if (d == Decoded::kFlushed && key_drain_) {  // ready for the next key frame
+      avcodec_flush_buffers(dec_);
+      key_drain_ = false;
+      continue;
+    }
     if (draining_) {  // the decoder gave back everything it buffered
       if (options_.loop && index_ > 0) {
         if (Status s = restart(); !s) return s;
@@ -286,19 +390,28 @@ Result<std::optional<Frame>> Source::read() {
     arm(options_.timeout);
     const int rc = av_read_frame(fmt_, pkt_);
     if (rc >= 0) {
-      if (pkt_->stream_index == stream_index_) {
-        if (Status s = send_packet(); !s) return s;
-      } else {
+      const bool key = pkt_->flags & AV_PKT_FLAG_KEY;
+      if (pkt_->stream_index != stream_index_ || (options_.keyframes_only && !key)) {
         av_packet_unref(pkt_);
+      } else if (options_.emulate_live && skip_late(pkt_)) {
+        av_packet_unref(pkt_);
+        ++dropped_;
+      } else if (Status s = send_packet(); !s) {
+        return s;
+      } else if (options_.keyframes_only) {
+        // A decoder that reorders (B-frame streams) would hold each key frame back until the
+        // next ones came, GOPs later; a key frame needs no other, so drain it out at once.
+        avcodec_send_packet(dec_, nullptr);
+        key_drain_ = true;
       }
       continue;
     }
     // The interrupt callback fired: a stop request, or the deadline (FFmpeg then also marks
     // the input as at its end, so this must be told apart before the end-of-file check).
-    if (rc == AVERROR_EXIT) {
+    if (rc == AVERROR_EXIT || rc == AVERROR(ETIMEDOUT)) {
       if (stopping()) return std::optional<Frame>();
       return Status::error("'" + options_.url + "': no data within " +
-                           std::to_string(options_.timeout) + " s; the source stalled");
+                           seconds_text(options_.timeout) + "; the source stalled");
     }
     if (rc == AVERROR(EAGAIN)) {  // a live demuxer with nothing yet
       std::this_thread::sleep_for(std::chrono::milliseconds(5));

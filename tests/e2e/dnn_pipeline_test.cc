@@ -135,7 +135,7 @@ TEST(DnnPipeline, EightStreamsShareOneBatchedModelAndKeepTheirOwnResults) {
     const std::string name = "cam" + std::to_string(s);
     SCOPED_TRACE(name);
     const pipeline::StreamStats& st = r.streams[s];
-    EXPECT_EQ(st.state, pipeline::StreamState::kEnded) << st.error;
+    EXPECT_EQ(st.state, pipeline::StreamState::kEnded) << st.reason;
     EXPECT_EQ(st.counters.frames, kFrames);
     EXPECT_EQ(st.counters.detector_runs, kFrames);
     EXPECT_EQ(st.counters.detector_errors, 0);

@@ -139,7 +139,7 @@ TEST(EndToEnd, CorruptBytesInTheMiddleAreSkipped) {
   }
   const RunResult r = run_pipeline(dir.file("bad.mp4"), dir.file("out"));
   ASSERT_EQ(r.stats.size(), 1u);
-  EXPECT_EQ(r.stats[0].state, pipeline::StreamState::kEnded) << r.stats[0].error;
+  EXPECT_EQ(r.stats[0].state, pipeline::StreamState::kEnded) << r.stats[0].reason;
   EXPECT_GT(r.stats[0].counters.frames, scene::kFrames / 2);
   EXPECT_FALSE(r.events.empty());
 }

@@ -286,7 +286,8 @@ stream:
 )");
   EXPECT_TRUE(contains(message,
                        "test.yaml:2:3: defaults.url: unknown key 'url' in defaults; "
-                       "allowed keys: loop, realtime, timeout, detect_interval, "
+                       "allowed keys: loop, realtime, timeout, rtsp_transport, reconnect, "
+                       "stall_after, keyframes_only, max_fps, emulate_live, detect_interval, gate, "
                        "detector, secondary, tracker"));
   EXPECT_TRUE(contains(message,
                        "test.yaml:4:1: stream: unknown key 'stream' at the top level "
@@ -902,6 +903,87 @@ TEST_F(ConfigFilesTest, TimeoutAndCoordinatesHaveSaneLimits) {
       message,
       "test.yaml:4:14: streams[0].timeout: 1e10 is out of range; it must be in (0, 86400]"));
   EXPECT_TRUE(contains(message, "streams[0].rules[0].polygon[1][0]"));
+}
+
+}  // namespace
+}  // namespace iris::pipeline
+
+namespace iris::pipeline {
+namespace {
+
+class LiveConfigTest : public VideoConfigTest {};
+
+TEST_F(LiveConfigTest, CameraAndGateKeysParseToExactValues) {
+  auto spec = parse(R"(
+defaults:
+  reconnect: {initial_delay: 0.25, max_delay: 8, multiplier: 3, jitter: 0.1, max_attempts: 5}
+streams:
+  - name: cam
+    url: rtsp://10.0.0.7/stream1
+    rtsp_transport: udp
+    stall_after: 1.5
+    keyframes_only: true
+    max_fps: 2.5
+    detector: {type: hog}
+    gate: {threshold: 30, min_area: 0.01, hold: 2, refresh: 0, region: true, padding: 0.5}
+  - name: file
+    url: VIDEO
+    emulate_live: true
+    detector: {type: motion}
+)");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  const StreamSpec& cam = spec->streams[0];
+  EXPECT_EQ(cam.rtsp_transport, "udp");
+  EXPECT_EQ(cam.reconnect.initial_delay, 0.25);
+  EXPECT_EQ(cam.reconnect.max_delay, 8);
+  EXPECT_EQ(cam.reconnect.multiplier, 3);
+  EXPECT_EQ(cam.reconnect.jitter, 0.1);
+  EXPECT_EQ(cam.reconnect.max_attempts, 5);
+  EXPECT_EQ(cam.stall_after, 1.5);
+  EXPECT_TRUE(cam.keyframes_only);
+  EXPECT_EQ(cam.max_fps, 2.5);
+  EXPECT_FALSE(cam.emulate_live);
+  ASSERT_TRUE(cam.gate.has_value());
+  EXPECT_EQ(cam.gate->motion.threshold, 30);
+  EXPECT_EQ(cam.gate->motion.min_area, 0.01);
+  EXPECT_EQ(cam.gate->motion.thumbnail_width, detect::MotionSpec{}.thumbnail_width);
+  EXPECT_EQ(cam.gate->hold, 2);
+  EXPECT_EQ(cam.gate->refresh, 0);
+  EXPECT_TRUE(cam.gate->region);
+  EXPECT_EQ(cam.gate->padding, 0.5);
+  const StreamSpec& file = spec->streams[1];
+  EXPECT_TRUE(file.emulate_live);
+  EXPECT_EQ(file.rtsp_transport, "tcp");
+  EXPECT_EQ(file.reconnect.max_attempts, 5) << "inherited from defaults";
+  EXPECT_FALSE(file.gate.has_value());
+}
+
+TEST_F(LiveConfigTest, CameraAndGateMistakesNameTheKeyAndTheFix) {
+  const std::string base = R"(
+streams:
+  - name: cam
+    url: rtsp://10.0.0.7/stream1
+    detector: {type: hog}
+)";
+  EXPECT_TRUE(contains(errors(base + "    rtsp_transport: http\n"),
+                       "test.yaml:6:21: streams[0].rtsp_transport: unknown rtsp_transport 'http'"));
+  EXPECT_TRUE(contains(errors(base + "    reconnect: {initial_delay: 5, max_delay: 1}\n"),
+                       "initial_delay: 5 is above max_delay 1; initial_delay must be at most "
+                       "max_delay"));
+  EXPECT_TRUE(contains(errors(base + "    reconnect: {multiplier: 0.5}\n"), "multiplier"));
+  EXPECT_TRUE(
+      contains(errors(base + "    gate: {hold: 1, treshold: 3}\n"), "did you mean 'threshold'?"));
+  EXPECT_TRUE(contains(errors(base + "    emulate_live: true\n"),
+                       "streams[0].emulate_live: emulate_live plays a file as a camera; "
+                       "'rtsp://10.0.0.7/stream1' is already a URL"));
+  EXPECT_TRUE(contains(errors(R"(
+streams:
+  - name: cam
+    url: rtsp://10.0.0.7/stream1
+    detector: {type: motion}
+    gate: {hold: 1}
+)"),
+                       "streams[0].gate: the detector is already the motion detector"));
 }
 
 }  // namespace

@@ -6,12 +6,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgproc.hpp>
@@ -135,6 +137,99 @@ SilentServer::~SilentServer() {
   thread_.join();
   for (int c : clients_) close(c);
   close(fd_);
+}
+
+RtspServer::RtspServer(Mounts mounts) : mounts_(std::move(mounts)) {}
+
+RtspServer::~RtspServer() { kill(); }
+
+std::string RtspServer::url(const std::string& mount) const {
+  return "rtsp://127.0.0.1:" + std::to_string(port_) + mount;
+}
+
+Status RtspServer::start() {
+  kill();
+  if (port_ == 0) {  // a port the kernel just handed out is free; the server takes it over
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port_ = ntohs(addr.sin_port);
+    }
+    close(fd);
+    if (port_ == 0) return Status::error("RtspServer: no free loopback port");
+  }
+  std::vector<std::string> args = {IRIS_RTSP_SERVER_BINARY, "--port", std::to_string(port_)};
+  for (const auto& [mount, clip] : mounts_) {
+    args.push_back("--mount");
+    args.push_back(mount + "=" + clip);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Status::error("RtspServer: pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  const int rc =
+      posix_spawn(&pid_, IRIS_RTSP_SERVER_BINARY, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  out_fd_ = fds[0];
+  if (rc != 0) {
+    pid_ = -1;
+    return Status::error(std::string("RtspServer: cannot run " IRIS_RTSP_SERVER_BINARY ": ") +
+                         std::strerror(rc));
+  }
+  // Loading the clips (and, the first time, GStreamer's plugin registry) takes a moment.
+  std::string said;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (said.find("ready\n") == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{out_fd_, POLLIN, 0};
+    char buf[64];
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      kill();
+      return Status::error("RtspServer: iris_rtsp_server did not get ready within 30 s");
+    }
+    const ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n <= 0) {
+      kill();
+      return Status::error(
+          "RtspServer: iris_rtsp_server exited before it was ready (its stderr "
+          "says why)");
+    }
+    said.append(buf, n);
+  }
+  return {};
+}
+
+void RtspServer::kill() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+  out_fd_ = -1;
+}
+
+Status RtspServer::restart() {
+  kill();
+  return start();
+}
+
+void RtspServer::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void RtspServer::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
 }
 
 pid_t spawn_iris(const std::vector<std::string>& args, const std::string& log_path,

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -82,6 +83,37 @@ class SilentServer {
   std::vector<int> clients_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+};
+
+// The iris_rtsp_server program (gst-rtsp-server) on 127.0.0.1 and a free port: H.264 clips served
+// as cameras are, looped at real time over TCP and UDP. kill() is an outage; restart() brings the
+// same cameras back on the same port. The destructor kills the server, and so does the end of
+// the thread that started it (no server outlives a crashed test).
+class RtspServer {
+ public:
+  // Mount paths ("/cam") and the clips (.mp4, .mkv, .ts with H.264) they serve.
+  using Mounts = std::vector<std::pair<std::string, std::string>>;
+  explicit RtspServer(Mounts mounts);
+  ~RtspServer();
+  RtspServer(const RtspServer&) = delete;
+  RtspServer& operator=(const RtspServer&) = delete;
+
+  // Starts the server (on a port picked at the first start) and waits until it listens.
+  Status start();
+  // SIGKILL: every connection drops at once, and nothing listens on the port until restart().
+  void kill();
+  Status restart();
+  // SIGSTOP / SIGCONT: connections stay open but no data flows, as through a hung camera.
+  void pause();
+  void resume();
+  int port() const { return port_; }
+  std::string url(const std::string& mount) const;
+
+ private:
+  Mounts mounts_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  int out_fd_ = -1;  // the server's stdout, where it says "ready"
 };
 
 // Runs the iris binary with args in the background; stdout goes to `log_path`, and stderr too

@@ -227,7 +227,10 @@ TEST(ByteTrack, PredictMovesTracksWithoutCountingAMiss) {
 TEST(ByteTrack, ResetForgetsTracksButNeverReusesIds) {
   auto tracker = make_tracker(ByteTrackSpec{});
   tracker->update({det(centered(100, 100, 50, 50)), det(centered(300, 100, 50, 50))}, 0.0);
-  tracker->reset();
+  const std::vector<Track> gone = tracker->reset();
+  ASSERT_EQ(gone.size(), 2u);
+  EXPECT_EQ(gone[0].id, 1);
+  EXPECT_EQ(gone[1].id, 2);
   const TrackUpdate after = tracker->predict(0.1);
   EXPECT_TRUE(after.tracks.empty());
   EXPECT_TRUE(after.removed.empty());

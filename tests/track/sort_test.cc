@@ -209,7 +209,10 @@ TEST(Sort, DifferentLabelsNeverMatch) {
 TEST(Sort, ResetForgetsTracksButNeverReusesIds) {
   auto sort = make_tracker(SortSpec{.max_age = 1.0, .min_hits = 1, .iou_threshold = 0.3});
   sort->update({det(centered(100, 100, 50, 50)), det(centered(300, 100, 50, 50))}, 0.0);
-  sort->reset();
+  const std::vector<Track> gone = sort->reset();
+  ASSERT_EQ(gone.size(), 2u);
+  EXPECT_EQ(gone[0].id, 1);
+  EXPECT_EQ(gone[1].id, 2);
   const TrackUpdate after = sort->predict(0.1);
   EXPECT_TRUE(after.tracks.empty());
   EXPECT_TRUE(after.removed.empty());

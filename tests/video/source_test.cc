@@ -178,6 +178,20 @@ TEST(Source, RefusedConnectionIsAClearError) {
             std::string::npos);
 }
 
+TEST(Source, BadOptionsAreClearErrors) {
+  testing::TempDir dir;
+  ASSERT_TRUE(write_small(dir.file("a.mp4")).ok());
+  auto transport = Source::open({.url = "rtsp://127.0.0.1:1/cam", .rtsp_transport = "http"});
+  ASSERT_FALSE(transport.ok());
+  EXPECT_TRUE(testing::contains(transport.status().message(), "rtsp_transport 'http'"));
+  auto rate = Source::open({.url = dir.file("a.mp4"), .max_fps = -1});
+  ASSERT_FALSE(rate.ok());
+  EXPECT_TRUE(testing::contains(rate.status().message(), "max_fps"));
+  auto live = Source::open({.url = "rtsp://127.0.0.1:1/cam", .emulate_live = true});
+  ASSERT_FALSE(live.ok());
+  EXPECT_TRUE(testing::contains(live.status().message(), "remove emulate_live"));
+}
+
 TEST(VideoWriter, OddSizesAndSizeChangesStillWriteEveryFrame) {
   testing::TempDir dir;
   auto w = VideoWriter::open(dir.file("o.mp4"), {.width = 101, .height = 75, .fps = 5});

@@ -1,0 +1,258 @@
+// iris profile: where a model's time goes on the iris runtime. Per layer of the compiled plan
+// (after folding and fusion): time, share, GFLOP/s and the oneDNN kernel that runs it.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "apps/iris/commands.h"
+#include "core/text.h"
+#include "runtime/model.h"
+
+namespace iris::app {
+
+const char kProfileUsage[] =
+    "usage: iris profile MODEL [--threads N] [--batch N] [--input WxH] [--repeat N]\n"
+    "                          [--warmup N] [--json]\n\n"
+    "Compiles MODEL (an .onnx file) on the iris runtime (backend: iris) and times every layer\n"
+    "of the compiled plan on random input: the layers are what runs after constant folding and\n"
+    "fusion (a Conv with its BatchNormalization, activation and residual Add is one layer).\n"
+    "Prints per layer the mean time, its share of the total, GFLOP/s where the layer computes\n"
+    "products (convolutions, matrix products) and oneDNN's kernel. Timing each layer waits for\n"
+    "it, so the layers add up to a little more than the end-to-end latency, printed too.\n\n"
+    "options:\n"
+    "  --threads N   OpenMP threads (default: one per core)\n"
+    "  --batch N     batch size, for models with a free batch (default 1)\n"
+    "  --input WxH   input width and height, for models that leave them free\n"
+    "  --repeat N    timed runs (default 20)\n"
+    "  --warmup N    untimed runs before them (default 3)\n"
+    "  --json        one JSON document instead of the table\n\n"
+    "Exit status: 0 when the model ran, 1 when it failed to load or run, 2 for bad arguments.\n";
+
+namespace {
+
+struct ProfileArgs {
+  std::string model;
+  int threads = 0;
+  int batch = 1;
+  int width = 0, height = 0;
+  int repeat = 20;
+  int warmup = 3;
+  bool json = false;
+};
+
+std::optional<int> whole(const std::string& text, int lo, int hi) {
+  int64_t v = 0;
+  if (!parse_int(text, &v) || v < lo || v > hi) return std::nullopt;
+  return static_cast<int>(v);
+}
+
+std::optional<ProfileArgs> parse(const Args& args) {
+  ProfileArgs a;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (flag == "--json") {
+      a.json = true;
+      continue;
+    }
+    if (flag.rfind("--", 0) != 0) {
+      if (!a.model.empty()) {
+        std::fprintf(stderr, "iris profile: unexpected argument '%s' (one MODEL only)\n\n%s",
+                     flag.c_str(), kProfileUsage);
+        return std::nullopt;
+      }
+      a.model = flag;
+      continue;
+    }
+    const std::string value = i + 1 < args.size() ? args[i + 1] : "";
+    const char* want = nullptr;
+    if (flag == "--threads" || flag == "--batch" || flag == "--repeat" || flag == "--warmup") {
+      const bool warmup = flag == "--warmup";
+      const auto v = whole(value, warmup ? 0 : 1, flag == "--threads" ? 256 : 1000000);
+      int* field = flag == "--threads"  ? &a.threads
+                   : flag == "--batch"  ? &a.batch
+                   : flag == "--repeat" ? &a.repeat
+                                        : &a.warmup;
+      if (v) {
+        *field = *v;
+      } else {
+        want = warmup ? "number from 0 to 1000000" : "whole number from 1 up";
+      }
+    } else if (flag == "--input") {
+      if (!parse_size(value, &a.width, &a.height) || a.width < 1 || a.height < 1 ||
+          a.width > 16384 || a.height > 16384) {
+        want = "size WxH such as 640x480 (sides from 1 to 16384)";
+      }
+    } else {
+      std::fprintf(stderr, "iris profile: unknown option '%s'\n\n%s", flag.c_str(), kProfileUsage);
+      return std::nullopt;
+    }
+    if (want) {
+      std::fprintf(stderr, "iris profile: %s needs a %s; got %s\n", flag.c_str(), want,
+                   i + 1 < args.size() ? ("'" + value + "'").c_str() : "nothing");
+      return std::nullopt;
+    }
+    ++i;
+  }
+  if (a.model.empty()) {
+    std::fprintf(stderr, "iris profile: needs MODEL, an .onnx file\n\n%s", kProfileUsage);
+    return std::nullopt;
+  }
+  return a;
+}
+
+// The declared input shape with the batch and free image sides filled in ([N, C, H, W] or
+// [N, H, W, C] with 3 channels last).
+runtime::Shape input_shape(runtime::Shape s, const ProfileArgs& a) {
+  if (s.empty()) return s;
+  s[0] = a.batch;
+  if (s.size() == 4) {
+    const bool nhwc = s[3] == 3 && s[1] != 3;
+    int64_t& h = s[nhwc ? 1 : 2];
+    int64_t& w = s[nhwc ? 2 : 3];
+    if (!nhwc && s[1] < 0) s[1] = 3;
+    if (a.width > 0) {
+      h = a.height;
+      w = a.width;
+    }
+  }
+  return s;
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+}  // namespace
+
+int profile_main(const Args& args) {
+  const auto a = parse(args);
+  if (!a) return 2;
+  auto graph = runtime::import_onnx_file(a->model);
+  if (!graph.ok()) {
+    std::fprintf(stderr, "iris profile: %s\n", graph.status().message().c_str());
+    return 1;
+  }
+  runtime::Options options;
+  options.threads = a->threads;
+  for (int id : graph->inputs) {
+    const auto& v = graph->values[id];
+    options.input_shapes[v.name] = input_shape(v.shape, *a);
+  }
+  const auto compile_start = std::chrono::steady_clock::now();
+  auto model = runtime::Model::compile(*graph, options);
+  const double compile_ms = ms_since(compile_start);
+  if (!model.ok()) {
+    std::fprintf(stderr, "iris profile: %s\n", model.status().message().c_str());
+    return 1;
+  }
+  auto context = (*model)->new_context();
+  if (!context.ok()) {
+    std::fprintf(stderr, "iris profile: %s\n", context.status().message().c_str());
+    return 1;
+  }
+  std::vector<runtime::HostTensor> inputs;
+  std::vector<runtime::View> views;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  for (const auto& spec : (*model)->inputs()) {
+    inputs.push_back(runtime::HostTensor::zeros(spec.dtype, spec.shape));
+    if (spec.dtype == runtime::DType::kFloat32) {
+      for (int64_t i = 0; i < inputs.back().count(); ++i) {
+        inputs.back().data<float>()[i] = uniform(rng);
+      }
+    }
+  }
+  for (auto& t : inputs) views.push_back(runtime::View::of(t));
+
+  // End-to-end first (no per-layer waits), then per layer.
+  std::vector<runtime::HostTensor> outputs;
+  std::vector<double> latency;
+  for (int i = 0; i < a->warmup + a->repeat; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (Status s = (*context)->run(views, &outputs); !s.ok()) {
+      std::fprintf(stderr, "iris profile: %s\n", s.message().c_str());
+      return 1;
+    }
+    if (i >= a->warmup) latency.push_back(ms_since(t0));
+  }
+  std::sort(latency.begin(), latency.end());
+  const auto& layers = (*model)->layers();
+  std::vector<double> ms(layers.size(), 0.0);
+  (*context)->set_profiling(true);
+  for (int i = 0; i < a->warmup + a->repeat; ++i) {
+    if (Status s = (*context)->run(views, &outputs); !s.ok()) {
+      std::fprintf(stderr, "iris profile: %s\n", s.message().c_str());
+      return 1;
+    }
+    if (i < a->warmup) continue;
+    for (size_t k = 0; k < ms.size(); ++k) ms[k] += (*context)->layer_ms()[k] / a->repeat;
+  }
+  double total = 0, flops = 0;
+  for (size_t k = 0; k < ms.size(); ++k) {
+    total += ms[k];
+    flops += layers[k].flops;
+  }
+  const double p50 = latency[latency.size() / 2];
+  const auto gflops = [](double f, double t) { return t > 0 && f > 0 ? f / (t * 1e6) : 0.0; };
+
+  if (a->json) {
+    nlohmann::ordered_json j;
+    j["model"] = a->model;
+    j["threads"] = a->threads;
+    j["input_shapes"] = nlohmann::ordered_json::array();
+    for (const auto& in : (*model)->inputs()) j["input_shapes"].push_back(in.shape);
+    j["compile_ms"] = compile_ms;
+    j["latency_p50_ms"] = p50;
+    j["layers_total_ms"] = total;
+    j["gflop"] = flops / 1e9;
+    j["gflop_per_s"] = gflops(flops, p50);
+    j["arena_bytes"] = (*model)->arena_bytes();
+    j["weight_bytes"] = (*model)->weight_bytes();
+    j["repeat"] = a->repeat;
+    j["layers"] = nlohmann::ordered_json::array();
+    for (size_t k = 0; k < layers.size(); ++k) {
+      j["layers"].push_back({{"name", layers[k].name},
+                             {"op", layers[k].op},
+                             {"kernel", layers[k].kernel},
+                             {"shape", layers[k].shape},
+                             {"ms", ms[k]},
+                             {"share", total > 0 ? ms[k] / total : 0.0},
+                             {"gflop", layers[k].flops / 1e9},
+                             {"gflop_per_s", gflops(layers[k].flops, ms[k])}});
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-4s %-40s %-22s %-26s %-18s %9s %6s %8s\n", "#", "layer", "op", "kernel", "output",
+              "ms", "share", "GFLOP/s");
+  for (size_t k = 0; k < layers.size(); ++k) {
+    std::string name = layers[k].name;
+    if (name.size() > 40) name = "..." + name.substr(name.size() - 37);
+    const double g = gflops(layers[k].flops, ms[k]);
+    std::printf("%-4zu %-40s %-22s %-26s %-18s %9.4f %5.1f%% %8s\n", k, name.c_str(),
+                layers[k].op.c_str(), layers[k].kernel.c_str(),
+                runtime::shape_string(layers[k].shape).c_str(), ms[k],
+                total > 0 ? 100 * ms[k] / total : 0.0, g > 0 ? fixed(g, 1).c_str() : "");
+  }
+  std::printf(
+      "\n%zu layers, %.3f GFLOP; layers add up to %.3f ms; end-to-end p50 %.3f ms over %d runs "
+      "(%.1f GFLOP/s); compiled in %.1f ms\n",
+      layers.size(), flops / 1e9, total, p50, a->repeat, gflops(flops, p50), compile_ms);
+  std::printf("threads: %s; arena %.2f MiB, weights %.2f MiB\n",
+              a->threads > 0 ? std::to_string(a->threads).c_str() : "OpenMP default",
+              (*model)->arena_bytes() / 1048576.0, (*model)->weight_bytes() / 1048576.0);
+  return 0;
+}
+
+}  // namespace iris::app

@@ -1,0 +1,937 @@
+// Model::compile: passes, then lowering every node to a oneDNN primitive or a plain kernel, then
+// the memory plan.
+//
+// Layouts: float tensors carry a oneDNN memory descriptor. Convolutions pick their own layout
+// (format_tag::any, usually channel-blocked); eltwise, binary, pooling, concat and resampling
+// take whatever layout their input has; Transpose is a view with permuted strides. A reorder is
+// inserted only where a consumer needs another layout (plain kernels and reshapes need dense
+// row-major), once per tensor and layout.
+//
+// Memory: every computed tensor gets a buffer; buffers whose lifetimes do not overlap share arena
+// space (greedy first fit, largest first). Eltwise and binary ops, and the copy that feeds a
+// Conv's residual sum, write over their input when it dies there.
+//
+// Precision is per node by construction: a later int8/bf16 mode sets the data type of a Conv's
+// memory descriptors here and inserts the reorders at boundaries the same way layouts do.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+#include "runtime/passes.h"
+#include "runtime/plan.h"
+
+namespace iris::runtime {
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+size_t Slot::bytes() const {
+  if (!md.is_zero()) return md.get_size();
+  return static_cast<size_t>(element_count(shape)) * dtype_size(dtype);
+}
+
+namespace {
+
+using dnnl::algorithm;
+using dnnl::prop_kind;
+using Md = dnnl::memory::desc;
+using Dims = dnnl::memory::dims;
+constexpr auto kF32 = dnnl::memory::data_type::f32;
+constexpr auto kAny = dnnl::memory::format_tag::any;
+
+Dims dims_of(const Shape& s) { return s.empty() ? Dims{1} : Dims(s.begin(), s.end()); }
+
+Md plain_md(const Shape& s) {
+  const Dims d = dims_of(s);
+  Dims strides(d.size(), 1);
+  for (size_t i = d.size(); i-- > 1;) strides[i - 1] = strides[i] * d[i];
+  return Md(d, kF32, strides);
+}
+
+// Dense row-major, whatever the strides of size-1 axes.
+bool is_plain(const Md& md) {
+  const dnnl_memory_desc_t& c = md.data;
+  if (c.format_kind != dnnl_blocked || c.offset0 != 0 || c.format_desc.blocking.inner_nblks != 0) {
+    return false;
+  }
+  int64_t expect = 1;
+  for (int i = c.ndims; i-- > 0;) {
+    if (c.padded_dims[i] != c.dims[i]) return false;
+    if (c.dims[i] != 1 && c.format_desc.blocking.strides[i] != expect) return false;
+    expect *= c.dims[i];
+  }
+  return true;
+}
+
+struct ThreadScope {
+  explicit ThreadScope(int n) : n_(n), saved_(omp_get_max_threads()) {
+    if (n_ > 0) omp_set_num_threads(n_);
+  }
+  ~ThreadScope() {
+    if (n_ > 0) omp_set_num_threads(saved_);
+  }
+  int n_, saved_;
+};
+
+// oneDNN eltwise algorithms for an activation; empty when it has none.
+std::vector<std::tuple<algorithm, float, float>> eltwise_of(const Activation& a) {
+  constexpr float kBig = std::numeric_limits<float>::max();
+  switch (a.act) {
+    case Act::kRelu:
+      return {{algorithm::eltwise_relu, a.alpha, 0}};
+    case Act::kSigmoid:
+      return {{algorithm::eltwise_logistic, 0, 0}};
+    case Act::kSwish:
+      return {{algorithm::eltwise_swish, a.alpha, 0}};
+    case Act::kHardSwish:
+      return {{algorithm::eltwise_hardswish, 0, 0}};
+    case Act::kHardSigmoid:
+      return {{algorithm::eltwise_linear, a.alpha, a.beta}, {algorithm::eltwise_clip_v2, 0, 1}};
+    case Act::kClip:
+      return {{algorithm::eltwise_clip_v2, std::max(a.alpha, -kBig), std::min(a.beta, kBig)}};
+    case Act::kTanh:
+      return {{algorithm::eltwise_tanh, 0, 0}};
+    case Act::kSoftplus:
+      return {{algorithm::eltwise_soft_relu, 0, 0}};
+    case Act::kElu:
+      return {{algorithm::eltwise_elu, a.alpha, 0}};
+    case Act::kExp:
+      return {{algorithm::eltwise_exp, 0, 0}};
+    case Act::kLog:
+      return {{algorithm::eltwise_log, 0, 0}};
+    case Act::kSqrt:
+      return {{algorithm::eltwise_sqrt, 0, 0}};
+    case Act::kAbs:
+      return {{algorithm::eltwise_abs, 0, 0}};
+    case Act::kNeg:
+      return {{algorithm::eltwise_linear, -1, 0}};
+    case Act::kLinear:
+      return {{algorithm::eltwise_linear, a.alpha, a.beta}};
+    case Act::kPow:
+      return {{algorithm::eltwise_pow, 1, a.alpha}};
+  }
+  return {};
+}
+
+const char* act_name(Act a) {
+  switch (a) {
+    case Act::kRelu:
+      return "Relu";
+    case Act::kSigmoid:
+      return "Sigmoid";
+    case Act::kSwish:
+      return "Swish";
+    case Act::kHardSwish:
+      return "HardSwish";
+    case Act::kHardSigmoid:
+      return "HardSigmoid";
+    case Act::kClip:
+      return "Clip";
+    case Act::kTanh:
+      return "Tanh";
+    case Act::kSoftplus:
+      return "Softplus";
+    case Act::kElu:
+      return "Elu";
+    case Act::kExp:
+      return "Exp";
+    case Act::kLog:
+      return "Log";
+    case Act::kSqrt:
+      return "Sqrt";
+    case Act::kAbs:
+      return "Abs";
+    case Act::kNeg:
+      return "Neg";
+    case Act::kLinear:
+      return "Linear";
+    case Act::kPow:
+      return "Pow";
+  }
+  return "?";
+}
+
+class Compiler {
+ public:
+  explicit Compiler(Model::Plan& p) : p_(p), g_(p.graph), stream_(cpu_engine()) {}
+
+  Status run() {
+    slot_of_.assign(g_.values.size(), -1);
+    for (int id : g_.inputs) {
+      const Value& v = g_.values[id];
+      slot_of_[id] = new_slot(v.dtype, v.shape);
+      p_.input_slots.push_back(slot_of_[id]);
+      p_.inputs.push_back({v.name, v.dtype, v.shape});
+    }
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      const Node& n = g_.nodes[i];
+      Status s;
+      try {
+        s = lower(static_cast<int>(i));
+      } catch (const dnnl::error& e) {
+        s = Status::error(g_.describe(n) + ": oneDNN cannot run it (" + e.what() +
+                          "); fix: report the model, or use `backend: opencv`");
+      }
+      if (!s.ok()) return s;
+    }
+    for (int id : g_.outputs) {
+      const Value& v = g_.values[id];
+      p_.output_slots.push_back(plain(value_slot(id)));
+      p_.outputs.push_back({v.name, v.dtype, v.shape});
+    }
+    return {};
+  }
+
+ private:
+  // ---- slots ----
+
+  int add_slot(Slot s) {
+    p_.slots.push_back(std::move(s));
+    return static_cast<int>(p_.slots.size()) - 1;
+  }
+
+  int new_slot(DType dtype, const Shape& shape, Md md = Md()) {
+    Slot s{.dtype = dtype, .shape = shape, .md = md};
+    if (dtype == DType::kFloat32 && md.is_zero()) s.md = plain_md(shape);
+    s.buffer = static_cast<int>(p_.buffers.size());
+    p_.buffers.push_back({s.bytes(), 0});
+    return add_slot(std::move(s));
+  }
+
+  // The same memory seen with another shape or layout.
+  int view(int base, const Shape& shape, Md md) {
+    Slot s = p_.slots[base];
+    s.shape = shape;
+    s.md = s.dtype == DType::kFloat32 ? md : Md();
+    return add_slot(std::move(s));
+  }
+
+  int value_slot(int id) {
+    if (slot_of_[id] >= 0) return slot_of_[id];
+    const Value& v = g_.values[id];
+    Slot s{.dtype = v.dtype, .shape = v.shape};
+    if (v.dtype == DType::kFloat32) s.md = plain_md(v.shape);
+    s.constant = v.constant->bytes.data();
+    p_.constants.push_back(v.constant);
+    return slot_of_[id] = add_slot(std::move(s));
+  }
+
+  const Slot& slot(int i) const { return p_.slots[i]; }
+
+  // `s` in layout `md`: itself, or a reordered copy (made once per tensor and layout).
+  int as_md(int s, const Md& md) {
+    if (slot(s).md == md) return s;
+    for (const auto& [from, to] : reordered_) {
+      if (from == s && slot(to).md == md) return to;
+    }
+    const int to = new_slot(DType::kFloat32, slot(s).shape, md);
+    add_reorder(s, to, "Reorder");
+    reordered_.push_back({s, to});
+    return to;
+  }
+
+  int plain(int s) {
+    if (slot(s).dtype != DType::kFloat32 || is_plain(slot(s).md)) return s;
+    return as_md(s, plain_md(slot(s).shape));
+  }
+
+  // ---- steps ----
+
+  // Scratchpads live in the Context. (A fresh object each time: attrs are shared handles.)
+  static dnnl::primitive_attr attr() {
+    dnnl::primitive_attr a;
+    a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return a;
+  }
+
+  Layer layer_of(const Node& n, const std::string& op, const Shape& shape) const {
+    std::string name = n.name;
+    if (name.empty() && !n.outputs.empty()) name = g_.values[n.outputs[0]].name;
+    return {.name = name, .op = op, .shape = shape};
+  }
+
+  Step& add_primitive(const dnnl::primitive_desc_base& pd, Layer layer) {
+    Step st;
+    st.primitive = dnnl::primitive(pd.get());
+    layer.kernel = pd.impl_info_str();
+    st.layer = std::move(layer);
+    st.scratch = pd.scratchpad_desc();
+    p_.steps.push_back(std::move(st));
+    return p_.steps.back();
+  }
+
+  void add_reorder(int from, int to, const std::string& op, bool elidable = false) {
+    const dnnl::reorder::primitive_desc pd(cpu_engine(), slot(from).md, cpu_engine(), slot(to).md,
+                                           attr());
+    Layer layer{.name = "reorder", .op = op, .shape = slot(to).shape};
+    Step& st = add_primitive(pd, layer);
+    st.args = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    if (elidable && slot(from).md == slot(to).md) {
+      st.inplace_in = from;
+      st.inplace_out = to;
+      st.elidable = true;
+    }
+  }
+
+  // Constant data in layout `to` (weights), reordered once now.
+  dnnl::memory constant_memory(const void* data, const Md& from, const Md& to) {
+    dnnl::memory src(from, cpu_engine(), const_cast<void*>(data));
+    dnnl::memory dst(to, cpu_engine());
+    dnnl::reorder(src, dst).execute(stream_, src, dst);
+    stream_.wait();
+    p_.weights.push_back(dst);
+    p_.weight_bytes += to.get_size();
+    return dst;
+  }
+
+  Status lower_plain(int ni) {
+    const Node& n = g_.nodes[ni];
+    Step st;
+    st.kind = Step::kPlain;
+    st.def = find_op(n.op);
+    st.node = ni;
+    if (!st.def->plain) {
+      return Status::error(g_.describe(n) +
+                           ": the iris runtime runs this op only on float tensors in forms oneDNN "
+                           "takes; fix: report the model");
+    }
+    for (int id : n.inputs) st.in.push_back(id < 0 ? -1 : plain(value_slot(id)));
+    for (int id : n.outputs) {
+      const Value& v = g_.values[id];
+      st.out.push_back(slot_of_[id] = new_slot(v.dtype, v.shape));
+    }
+    st.layer = layer_of(n, n.op, g_.values[n.outputs[0]].shape);
+    st.layer.kernel = "plain";
+    p_.steps.push_back(std::move(st));
+    return {};
+  }
+
+  // ---- lowering ----
+
+  Status lower(int ni) {
+    const Node& n = g_.nodes[ni];
+    const std::string& op = n.op;
+    const Value& out = g_.values[n.outputs[0]];
+    // oneDNN takes float tensors with data; shapes, indices and empty tensors go plain.
+    if (n.inputs.empty() || n.inputs[0] < 0) return lower_plain(ni);
+    const Value& in = g_.values[n.inputs[0]];
+    const bool floats = out.dtype == DType::kFloat32 && in.dtype == DType::kFloat32 &&
+                        element_count(out.shape) > 0 && element_count(in.shape) > 0;
+    if (!floats) return lower_plain(ni);
+    if (op == "Conv" || op == "ConvTranspose") return lower_conv(n);
+    if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
+        op == "GlobalMaxPool") {
+      return lower_pool(n);
+    }
+    if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") {
+      slot_of_[n.outputs[0]] = view(plain(value_slot(n.inputs[0])), out.shape, plain_md(out.shape));
+      return {};
+    }
+    if (op == "Transpose") return lower_transpose(n);
+    if (op == "Concat") return lower_concat(n);
+    if ((op == "Slice" || op == "Split") && lower_slices(n)) return {};
+    if (op == "Resize" && lower_resize(n)) return {};
+    if (op == "Softmax" || op == "LogSoftmax") return lower_softmax(n);
+    if (op == "MatMul" && lower_matmul(n)) return {};
+    if (op == "Gemm" && lower_gemm(n)) return {};
+    if (op.rfind("Reduce", 0) == 0 && lower_reduce(n)) return {};
+    if (lower_eltwise(n) || lower_binary(n)) return {};
+    return lower_plain(ni);
+  }
+
+  Status lower_conv(const Node& n) {
+    const Operands a = operands_at_load(g_, n);
+    if (!a.known(1) || (a.has(2) && !a.known(2))) {
+      return a.error(
+          "has weights computed at inference; the iris runtime needs constant convolution "
+          "weights; fix: export the model with its weights as initializers");
+    }
+    const bool deconv = n.op == "ConvTranspose";
+    const Shape &xs = a.shape(0), &ws = a.shape(1);
+    const Shape& ys = g_.values[n.outputs[0]].shape;
+    const std::vector<int64_t> kernel(ws.begin() + 2, ws.end());
+    auto win = deconv ? deconv_window(a, xs, kernel) : conv_window(a, xs, kernel, false);
+    if (!win.ok()) return win.status();
+    const int64_t group = n.attr_int("group", 1);
+    const int64_t ic = xs[1], oc = ys[1];
+    Dims dil;
+    for (int64_t d : win->dilations) dil.push_back(d - 1);
+
+    // The weights as stored in the file, described in oneDNN's dims.
+    const int64_t kprod = element_count(kernel);
+    Dims wd, wstrides;
+    const int64_t ocg = oc / group, icg = ic / group;
+    if (group > 1)
+      wd = {group, ocg, icg};
+    else
+      wd = {oc, ic};
+    wd.insert(wd.end(), kernel.begin(), kernel.end());
+    Dims kstrides(kernel.size(), 1);
+    for (size_t i = kernel.size(); i-- > 1;) kstrides[i - 1] = kstrides[i] * kernel[i];
+    // Conv: [OC, IC/G, k...] row-major. ConvTranspose: [IC, OC/G, k...], i.e. i before o.
+    const int64_t o_stride = deconv ? kprod : icg * kprod;
+    const int64_t i_stride = deconv ? ocg * kprod : kprod;
+    if (group > 1)
+      wstrides = {ocg * icg * kprod, o_stride, i_stride};
+    else
+      wstrides = {o_stride, i_stride};
+    wstrides.insert(wstrides.end(), kstrides.begin(), kstrides.end());
+    const Md w_user(wd, kF32, wstrides);
+
+    dnnl::post_ops po;
+    std::string name = n.op;
+    int summand = -1;
+    for (const PostOp& p : n.post_ops) {
+      if (p.kind == PostOp::kSum) {
+        po.append_sum(1.0f);
+        summand = n.inputs[p.summand];
+        name += "+Sum";
+        continue;
+      }
+      for (const auto& [alg, alpha, beta] : eltwise_of(p.activation)) {
+        po.append_eltwise(1.0f, alg, alpha, beta);
+      }
+      name += std::string("+") + act_name(p.activation.act);
+    }
+    dnnl::primitive_attr attr = this->attr();
+    attr.set_post_ops(po);
+
+    const Md src_any(dims_of(xs), kF32, kAny), dst_any(dims_of(ys), kF32, kAny);
+    const Md w_any(wd, kF32, kAny), b_md({oc}, kF32, dnnl::memory::format_tag::x);
+    const bool bias = a.has(2);
+    dnnl::primitive_desc pd;
+    Md src_md, w_md, dst_md;
+    if (deconv) {
+      const auto d =
+          bias ? dnnl::deconvolution_forward::desc(
+                     prop_kind::forward_inference, algorithm::deconvolution_direct, src_any, w_any,
+                     b_md, dst_any, win->strides, dil, win->pad_begin, win->pad_end)
+               : dnnl::deconvolution_forward::desc(
+                     prop_kind::forward_inference, algorithm::deconvolution_direct, src_any, w_any,
+                     dst_any, win->strides, dil, win->pad_begin, win->pad_end);
+      const dnnl::deconvolution_forward::primitive_desc dpd(d, attr, cpu_engine());
+      src_md = dpd.src_desc();
+      w_md = dpd.weights_desc();
+      dst_md = dpd.dst_desc();
+      pd = dpd;
+    } else {
+      const auto d =
+          bias ? dnnl::convolution_forward::desc(
+                     prop_kind::forward_inference, algorithm::convolution_direct, src_any, w_any,
+                     b_md, dst_any, win->strides, dil, win->pad_begin, win->pad_end)
+               : dnnl::convolution_forward::desc(
+                     prop_kind::forward_inference, algorithm::convolution_direct, src_any, w_any,
+                     dst_any, win->strides, dil, win->pad_begin, win->pad_end);
+      const dnnl::convolution_forward::primitive_desc cpd(d, attr, cpu_engine());
+      src_md = cpd.src_desc();
+      w_md = cpd.weights_desc();
+      dst_md = cpd.dst_desc();
+      pd = cpd;
+    }
+    const int x = as_md(value_slot(n.inputs[0]), src_md);
+    int y;
+    if (summand >= 0) {
+      // The sum post-op adds onto the destination: start it as a copy of the summand, which
+      // the memory plan elides when the summand dies here.
+      const int s = value_slot(summand);
+      y = new_slot(DType::kFloat32, ys, dst_md);
+      add_reorder(s, y, "Copy", /*elidable=*/true);
+    } else {
+      y = new_slot(DType::kFloat32, ys, dst_md);
+    }
+    const double flops =
+        deconv ? 2.0 * xs[0] * ic * element_count({xs.begin() + 2, xs.end()}) * ocg * kprod
+               : 2.0 * ys[0] * oc * element_count({ys.begin() + 2, ys.end()}) * icg * kprod;
+    Layer layer = layer_of(n, name, ys);
+    layer.flops = flops;
+    Step& st = add_primitive(pd, layer);
+    st.args = {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}};
+    st.fixed.push_back({DNNL_ARG_WEIGHTS, constant_memory(a.in[1].data, w_user, w_md)});
+    if (bias) st.fixed.push_back({DNNL_ARG_BIAS, constant_memory(a.in[2].data, b_md, b_md)});
+    slot_of_[n.outputs[0]] = y;
+    return {};
+  }
+
+  Status lower_pool(const Node& n) {
+    const Operands a = operands_at_load(g_, n);
+    const Shape& xs = a.shape(0);
+    const Shape& ys = g_.values[n.outputs[0]].shape;
+    const bool global = n.op.rfind("Global", 0) == 0;
+    const bool max = n.op == "MaxPool" || n.op == "GlobalMaxPool";
+    Window w;
+    if (global) {
+      w.kernel.assign(xs.begin() + 2, xs.end());
+      w.strides = w.dilations = std::vector<int64_t>(w.kernel.size(), 1);
+      w.pad_begin = w.pad_end = std::vector<int64_t>(w.kernel.size(), 0);
+    } else {
+      auto r = conv_window(a, xs, n.attr_ints("kernel_shape"), n.attr_int("ceil_mode", 0) != 0);
+      if (!r.ok()) return r.status();
+      w = std::move(*r);
+    }
+    Dims dil;
+    for (int64_t d : w.dilations) dil.push_back(d - 1);
+    const algorithm alg = max ? algorithm::pooling_max
+                          : n.attr_int("count_include_pad", 0)
+                              ? algorithm::pooling_avg_include_padding
+                              : algorithm::pooling_avg_exclude_padding;
+    const int x = value_slot(n.inputs[0]);
+    const dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, slot(x).md,
+                                           Md(dims_of(ys), kF32, kAny), w.strides, w.kernel, dil,
+                                           w.pad_begin, w.pad_end);
+    const dnnl::pooling_v2_forward::primitive_desc pd(d, attr(), cpu_engine());
+    const int y = new_slot(DType::kFloat32, ys, pd.dst_desc());
+    Step& st = add_primitive(pd, layer_of(n, n.op, ys));
+    st.args = {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}};
+    slot_of_[n.outputs[0]] = y;
+    return {};
+  }
+
+  Status lower_transpose(const Node& n) {
+    const int x = value_slot(n.inputs[0]);
+    const Shape& xs = slot(x).shape;
+    std::vector<int64_t> perm = n.attr_ints("perm");
+    if (perm.empty()) {
+      for (size_t i = 0; i < xs.size(); ++i)
+        perm.push_back(static_cast<int64_t>(xs.size() - 1 - i));
+    }
+    // Output axis i is input axis perm[i]: input axis perm[i] moves to position i.
+    std::vector<int> to(xs.size());
+    for (size_t i = 0; i < perm.size(); ++i) to[perm[i]] = static_cast<int>(i);
+    const Shape& ys = g_.values[n.outputs[0]].shape;
+    const Md md = xs.empty() ? slot(x).md : slot(x).md.permute_axes(to);
+    slot_of_[n.outputs[0]] = view(x, ys, md);
+    return {};
+  }
+
+  Status lower_concat(const Node& n) {
+    const Shape& ys = g_.values[n.outputs[0]].shape;
+    const int axis = static_cast<int>(n.attr_int("axis", 0) < 0
+                                          ? n.attr_int("axis", 0) + static_cast<int64_t>(ys.size())
+                                          : n.attr_int("axis", 0));
+    std::vector<int> srcs;
+    std::vector<Md> mds;
+    for (int id : n.inputs) {
+      if (g_.values[id].shape[axis] == 0) continue;
+      srcs.push_back(value_slot(id));
+      mds.push_back(slot(srcs.back()).md);
+    }
+    const dnnl::concat::primitive_desc pd(axis, mds, cpu_engine(), attr());
+    const int y = new_slot(DType::kFloat32, ys, pd.dst_desc());
+    Step& st = add_primitive(pd, layer_of(n, n.op, ys));
+    for (size_t i = 0; i < srcs.size(); ++i) {
+      st.args.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), srcs[i]});
+    }
+    st.args.push_back({DNNL_ARG_DST, y});
+    slot_of_[n.outputs[0]] = y;
+    return {};
+  }
+
+  // Slice with unit steps and Split: each output is a reorder out of a sub-memory view.
+  bool lower_slices(const Node& n) {
+    const Operands a = operands_at_load(g_, n);
+    std::vector<Dims> offsets;
+    if (n.op == "Slice") {
+      auto plan = slice_plan(a);
+      if (!plan.ok()) return false;
+      Dims off;
+      for (const SliceAxis& s : *plan) {
+        if (s.step != 1) return false;
+        off.push_back(s.start);
+      }
+      offsets.push_back(off);
+    } else {
+      const Shape& xs = a.shape(0);
+      auto axis = a.axis(n.attr_int("axis", 0), xs.size());
+      if (!axis.ok()) return false;
+      int64_t at = 0;
+      for (int id : n.outputs) {
+        Dims off(xs.size(), 0);
+        off[*axis] = at;
+        at += g_.values[id].shape[*axis];
+        offsets.push_back(off);
+      }
+    }
+    int x = value_slot(n.inputs[0]);
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      const Shape& ys = g_.values[n.outputs[k]].shape;
+      if (slot(x).shape.empty()) return false;
+      Md sub = slot(x).md.submemory_desc(dims_of(ys), offsets[k], /*allow_empty=*/true);
+      if (sub.is_zero()) {  // not on a block boundary: from the dense layout
+        x = plain(x);
+        sub = slot(x).md.submemory_desc(dims_of(ys), offsets[k]);
+      }
+      const int v = view(x, ys, sub);
+      const int y = new_slot(DType::kFloat32, ys);
+      add_reorder(v, y, n.op);
+      p_.steps.back().layer = layer_of(n, n.op, ys);
+      p_.steps.back().layer.kernel = "reorder";
+      slot_of_[n.outputs[k]] = y;
+    }
+    return true;
+  }
+
+  // oneDNN's resampling where its coordinates agree with the node's: linear with half-pixel
+  // centers at exact scales, nearest at integer upscales (both pick floor(o / k)).
+  bool lower_resize(const Node& n) {
+    const Operands a = operands_at_load(g_, n);
+    auto plan = resize_plan(a);
+    if (!plan.ok()) return false;
+    const Shape& xs = a.shape(0);
+    if (xs.size() < 3 || xs.size() > 5 || plan->out[0] != xs[0] || plan->out[1] != xs[1]) {
+      return false;
+    }
+    for (size_t d = 2; d < xs.size(); ++d) {
+      const int64_t in = xs[d], out = plan->out[d];
+      const bool exact = static_cast<float>(in) * plan->scales[d] == static_cast<float>(out);
+      if (!exact) return false;
+      if (plan->linear) {
+        const bool half =
+            plan->transform == "half_pixel" || (plan->transform == "pytorch_half_pixel" && out > 1);
+        if (!half) return false;
+      } else {
+        if (out % in != 0) return false;
+        const bool floor_map =
+            (plan->transform == "asymmetric" && plan->nearest == "floor") ||
+            ((plan->transform == "half_pixel" || plan->transform == "pytorch_half_pixel") &&
+             (plan->nearest == "round_prefer_floor" || plan->nearest == "round_prefer_ceil"));
+        if (!floor_map) return false;
+      }
+    }
+    const int x = value_slot(n.inputs[0]);
+    const dnnl::resampling_forward::desc d(
+        prop_kind::forward_inference,
+        plan->linear ? algorithm::resampling_linear : algorithm::resampling_nearest, slot(x).md,
+        Md(dims_of(plan->out), kF32, kAny));
+    const dnnl::resampling_forward::primitive_desc pd(d, attr(), cpu_engine());
+    const int y = new_slot(DType::kFloat32, plan->out, pd.dst_desc());
+    Step& st = add_primitive(pd, layer_of(n, n.op, plan->out));
+    st.args = {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}};
+    slot_of_[n.outputs[0]] = y;
+    return true;
+  }
+
+  // oneDNN's fast softmax wants the axis innermost in memory; ONNX puts it anywhere (YOLOv8's
+  // DFL: axis 1 of [1, 16, 4, A]). The input is reordered to a layout with the axis innermost,
+  // which the output keeps.
+  Status lower_softmax(const Node& n) {
+    const Operands a = operands_at_load(g_, n);
+    auto dims = softmax_dims(a);
+    if (!dims.ok()) return dims.status();
+    const Shape& ys = g_.values[n.outputs[0]].shape;
+    const Shape s3{dims->outer, dims->axis, dims->inner};
+    const Md md(dims_of(s3), kF32, Dims{dims->axis * dims->inner, 1, dims->axis});
+    const int x = as_md(view(plain(value_slot(n.inputs[0])), s3, plain_md(s3)), md);
+    const dnnl::softmax_v2_forward::desc d(
+        prop_kind::forward_inference,
+        n.op == "LogSoftmax" ? algorithm::softmax_log : algorithm::softmax_accurate, md, md, 1);
+    const dnnl::softmax_v2_forward::primitive_desc pd(d, attr(), cpu_engine());
+    const int y = new_slot(DType::kFloat32, s3, md);
+    Step& st = add_primitive(pd, layer_of(n, n.op, ys));
+    st.args = {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}};
+    slot_of_[n.outputs[0]] = view(plain(y), ys, plain_md(ys));
+    return {};
+  }
+
+  bool lower_matmul(const Node& n) {
+    const Operands a = operands_at_load(g_, n);
+    Shape sa = a.shape(0), sb = a.shape(1);
+    if (sa.empty() || sb.empty()) return false;
+    if (sa.size() == 1) sa.insert(sa.begin(), 1);
+    if (sb.size() == 1) sb.push_back(1);
+    const size_t rank = std::max(sa.size(), sb.size());
+    sa.insert(sa.begin(), rank - sa.size(), 1);
+    sb.insert(sb.begin(), rank - sb.size(), 1);
+    Shape so(rank);
+    for (size_t i = 0; i + 2 < rank; ++i) so[i] = std::max(sa[i], sb[i]);
+    so[rank - 2] = sa[rank - 2];
+    so[rank - 1] = sb[rank - 1];
+    const Shape& ys = g_.values[n.outputs[0]].shape;
+    return lower_product(n, a.known(1), a.in[1].data, sa, sb, so, Md(), ys, "MatMul");
+  }
+
+  // src [.., M, K] x weights [.., K, N] (constant: reordered now; else the runtime tensor) plus
+  // an optional bias, into a dense output seen as `ys`.
+  bool lower_product(const Node& n, bool const_b, const void* b_data, const Shape& sa,
+                     const Shape& sb, const Shape& so, const Md& bias, const Shape& ys,
+                     const std::string& op, const void* bias_data = nullptr, const Md& a_md = Md(),
+                     const Md& b_md = Md()) {
+    const Md src_md = a_md.is_zero() ? plain_md(sa) : a_md;
+    const Md b_user = b_md.is_zero() ? plain_md(sb) : b_md;
+    const Md w_md = const_b ? Md(dims_of(sb), kF32, kAny) : b_user;
+    const Md dst_md = plain_md(so);
+    dnnl::matmul::primitive_desc pd;
+    try {
+      const auto d = bias.is_zero() ? dnnl::matmul::desc(src_md, w_md, dst_md)
+                                    : dnnl::matmul::desc(src_md, w_md, bias, dst_md);
+      pd = dnnl::matmul::primitive_desc(d, attr(), cpu_engine());
+    } catch (const dnnl::error&) {
+      return false;
+    }
+    const int x = view(plain(value_slot(n.inputs[0])), sa, src_md);
+    const int y = new_slot(DType::kFloat32, so);
+    Layer layer = layer_of(n, op, ys);
+    layer.flops = 2.0 * element_count(so) * sa.back();
+    Step& st = add_primitive(pd, layer);
+    st.args = {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}};
+    if (const_b) {
+      st.fixed.push_back({DNNL_ARG_WEIGHTS, constant_memory(b_data, b_user, pd.weights_desc())});
+    } else {
+      st.args.push_back({DNNL_ARG_WEIGHTS, view(plain(value_slot(n.inputs[1])), sb, b_user)});
+    }
+    if (!bias.is_zero()) {
+      p_.steps.back().fixed.push_back({DNNL_ARG_BIAS, constant_memory(bias_data, bias, bias)});
+    }
+    slot_of_[n.outputs[0]] = view(y, ys, plain_md(ys));
+    return true;
+  }
+
+  bool lower_gemm(const Node& n) {
+    const Operands a = operands_at_load(g_, n);
+    const bool ta = n.attr_int("transA", 0), tb = n.attr_int("transB", 0);
+    const float alpha = n.attr_float("alpha", 1), beta = n.attr_float("beta", 1);
+    if ((a.has(2) && !a.known(2)) || (!a.known(1) && alpha != 1)) return false;
+    const Shape &sa = a.shape(0), &sb = a.shape(1);
+    const int64_t m = ta ? sa[1] : sa[0], k = ta ? sa[0] : sa[1], nn = tb ? sb[0] : sb[1];
+    // A transposed is a strided view of the stored matrix.
+    const Md a_md = ta ? Md({m, k}, kF32, Dims{1, m}) : plain_md({m, k});
+    const Md b_md = tb ? Md({k, nn}, kF32, Dims{1, k}) : plain_md({k, nn});
+    const void* b_data = a.in[1].data;
+    if (a.known(1) && alpha != 1) {
+      auto scaled = std::make_shared<HostTensor>(HostTensor::zeros(DType::kFloat32, sb));
+      const float* src = a.in[1].as<float>();
+      for (int64_t i = 0; i < scaled->count(); ++i) scaled->data<float>()[i] = alpha * src[i];
+      b_data = scaled->bytes.data();
+      p_.constants.push_back(scaled);
+    }
+    Md bias;
+    const void* bias_data = nullptr;
+    if (a.has(2)) {
+      Shape cs = a.shape(2);
+      cs.insert(cs.begin(), 2 - std::min<size_t>(cs.size(), 2), 1);
+      auto c = std::make_shared<HostTensor>(HostTensor::zeros(DType::kFloat32, cs));
+      const float* src = a.in[2].as<float>();
+      for (int64_t i = 0; i < c->count(); ++i) c->data<float>()[i] = beta * src[i];
+      bias = plain_md(cs);
+      bias_data = c->bytes.data();
+      p_.constants.push_back(c);
+    }
+    const Shape& ys = g_.values[n.outputs[0]].shape;
+    // The view over A must see the stored matrix: give it A's own shape, then the strided md.
+    return lower_product(n, a.known(1), b_data, {m, k}, {k, nn}, {m, nn}, bias, ys, "Gemm",
+                         bias_data, a_md, b_md);
+  }
+
+  bool lower_reduce(const Node& n) {
+    static const std::pair<const char*, algorithm> kAlgs[] = {
+        {"ReduceMax", algorithm::reduction_max},   {"ReduceMin", algorithm::reduction_min},
+        {"ReduceMean", algorithm::reduction_mean}, {"ReduceSum", algorithm::reduction_sum},
+        {"ReduceProd", algorithm::reduction_mul},
+    };
+    const auto it = std::find_if(std::begin(kAlgs), std::end(kAlgs),
+                                 [&](const auto& p) { return n.op == p.first; });
+    if (it == std::end(kAlgs)) return false;
+    const Operands a = operands_at_load(g_, n);
+    auto axes = reduce_axes(a);
+    if (!axes.ok() || axes->empty()) return false;
+    Shape kept = a.shape(0);
+    for (int ax : *axes) kept[ax] = 1;
+    const int x = plain(value_slot(n.inputs[0]));
+    const dnnl::reduction::desc d(it->second, slot(x).md, plain_md(kept), 0.0f, 0.0f);
+    const dnnl::reduction::primitive_desc pd(d, attr(), cpu_engine());
+    const Shape& ys = g_.values[n.outputs[0]].shape;
+    const int y = new_slot(DType::kFloat32, kept);
+    Step& st = add_primitive(pd, layer_of(n, n.op, ys));
+    st.args = {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}};
+    slot_of_[n.outputs[0]] = view(y, ys, plain_md(ys));
+    return true;
+  }
+
+  bool lower_eltwise(const Node& n) {
+    const Operands a = operands_at_load(g_, n);
+    const auto act = activation_of(a);
+    const Shape& ys = g_.values[n.outputs[0]].shape;
+    if (!act || a.shape(0) != ys) return false;
+    const auto algs = eltwise_of(*act);
+    if (algs.size() != 1) return false;
+    const auto [alg, alpha, beta] = algs[0];
+    const int x = value_slot(n.inputs[0]);
+    const dnnl::eltwise_forward::desc d(prop_kind::forward_inference, alg, slot(x).md, alpha, beta);
+    const dnnl::eltwise_forward::primitive_desc pd(d, attr(), cpu_engine());
+    const int y = new_slot(DType::kFloat32, ys, slot(x).md);
+    Step& st = add_primitive(pd, layer_of(n, n.op, ys));
+    st.args = {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}};
+    st.inplace_in = x;
+    st.inplace_out = y;
+    slot_of_[n.outputs[0]] = y;
+    return true;
+  }
+
+  bool lower_binary(const Node& n) {
+    static const std::pair<const char*, algorithm> kAlgs[] = {
+        {"Add", algorithm::binary_add}, {"Sub", algorithm::binary_sub},
+        {"Mul", algorithm::binary_mul}, {"Div", algorithm::binary_div},
+        {"Max", algorithm::binary_max}, {"Min", algorithm::binary_min},
+    };
+    const auto it = std::find_if(std::begin(kAlgs), std::end(kAlgs),
+                                 [&](const auto& p) { return n.op == p.first; });
+    if (it == std::end(kAlgs) || n.inputs.size() != 2) return false;
+    const Shape& ys = g_.values[n.outputs[0]].shape;
+    int s0 = value_slot(n.inputs[0]), s1 = value_slot(n.inputs[1]);
+    bool negate = false;
+    if (slot(s0).shape != ys) {
+      // oneDNN broadcasts only its second operand: swap, and for Sub negate the result.
+      const bool commutes = n.op != "Sub" && n.op != "Div";
+      if (slot(s1).shape != ys || n.op == "Div") return false;
+      std::swap(s0, s1);
+      negate = !commutes;
+    }
+    if (slot(s1).shape == ys) {
+      s1 = as_md(s1, slot(s0).md);
+    } else {
+      Shape b = slot(s1).shape;
+      b.insert(b.begin(), ys.size() - b.size(), 1);
+      s1 = view(plain(s1), b, plain_md(b));
+    }
+    dnnl::primitive_attr attr = this->attr();
+    if (negate) {
+      dnnl::post_ops po;
+      po.append_eltwise(1.0f, algorithm::eltwise_linear, -1.0f, 0.0f);
+      attr.set_post_ops(po);
+    }
+    const Md md = slot(s0).md;
+    const dnnl::binary::desc d(it->second, md, slot(s1).md, md);
+    const dnnl::binary::primitive_desc pd(d, attr, cpu_engine());
+    const int y = new_slot(DType::kFloat32, ys, md);
+    Step& st = add_primitive(pd, layer_of(n, n.op, ys));
+    st.args = {{DNNL_ARG_SRC_0, s0}, {DNNL_ARG_SRC_1, s1}, {DNNL_ARG_DST, y}};
+    st.inplace_in = s0;
+    st.inplace_out = y;
+    slot_of_[n.outputs[0]] = y;
+    return true;
+  }
+
+  Model::Plan& p_;
+  Graph& g_;
+  dnnl::stream stream_;
+  std::vector<int> slot_of_;                    // value id -> slot
+  std::vector<std::pair<int, int>> reordered_;  // (slot, its reordered copy)
+};
+
+// Lifetimes, in-place reuse and arena offsets.
+void plan_memory(Model::Plan& p) {
+  const size_t nb = p.buffers.size();
+  const int end = static_cast<int>(p.steps.size());
+  std::vector<int> first(nb, std::numeric_limits<int>::max()), last(nb, -1);
+  std::vector<bool> pinned(nb, false);  // inputs and outputs: never written over
+  const auto touch = [&](int s, int i) {
+    const int b = p.slots[s].buffer;
+    if (b < 0) return;
+    first[b] = std::min(first[b], i);
+    last[b] = std::max(last[b], i);
+  };
+  for (int s : p.input_slots) {
+    touch(s, -1);
+    pinned[p.slots[s].buffer] = true;
+  }
+  for (int i = 0; i < end; ++i) {
+    const Step& st = p.steps[i];
+    for (const auto& [arg, s] : st.args) touch(s, i);
+    for (int s : st.in) {
+      if (s >= 0) touch(s, i);
+    }
+    for (int s : st.out) touch(s, i);
+  }
+  for (int s : p.output_slots) {
+    touch(s, end);
+    if (p.slots[s].buffer >= 0) pinned[p.slots[s].buffer] = true;
+  }
+  // In place: the output takes over the input's buffer when the input dies at this step.
+  for (int i = 0; i < end; ++i) {
+    Step& st = p.steps[i];
+    if (st.inplace_in < 0) continue;
+    const int bin = p.slots[st.inplace_in].buffer, bout = p.slots[st.inplace_out].buffer;
+    if (bin < 0 || bin == bout || pinned[bin] || last[bin] != i || first[bout] != i ||
+        p.buffers[bin].bytes != p.buffers[bout].bytes || p.slots[st.inplace_in].offset != 0 ||
+        p.slots[st.inplace_in].md != p.slots[st.inplace_out].md) {
+      continue;
+    }
+    for (Slot& s : p.slots) {
+      if (s.buffer == bout) s.buffer = bin;
+    }
+    last[bin] = last[bout];
+    pinned[bin] = pinned[bout];
+    p.buffers[bout].bytes = 0;
+    if (st.elidable) st.kind = Step::kPlain, st.def = nullptr;  // marks it dropped
+  }
+  std::erase_if(p.steps, [](const Step& st) { return st.kind == Step::kPlain && !st.def; });
+
+  std::vector<size_t> order;
+  for (size_t b = 0; b < nb; ++b) {
+    if (p.buffers[b].bytes > 0 && first[b] <= last[b]) order.push_back(b);  // used at all
+  }
+  std::sort(order.begin(), order.end(),
+            [&](size_t x, size_t y) { return p.buffers[x].bytes > p.buffers[y].bytes; });
+  std::vector<size_t> placed;
+  constexpr size_t kAlign = 64;
+  for (size_t b : order) {
+    std::vector<std::pair<size_t, size_t>> taken;  // [begin, end) of overlapping buffers
+    for (size_t o : placed) {
+      if (first[o] <= last[b] && first[b] <= last[o]) {
+        taken.push_back({p.buffers[o].offset, p.buffers[o].offset + p.buffers[o].bytes});
+      }
+    }
+    std::sort(taken.begin(), taken.end());
+    size_t at = 0;
+    for (const auto& [lo, hi] : taken) {
+      if (at + p.buffers[b].bytes <= lo) break;
+      at = std::max(at, (hi + kAlign - 1) / kAlign * kAlign);
+    }
+    p.buffers[b].offset = at;
+    p.arena_bytes = std::max(p.arena_bytes, at + p.buffers[b].bytes);
+    placed.push_back(b);
+  }
+  for (const Step& st : p.steps) {
+    p.scratch_bytes = std::max(p.scratch_bytes, st.scratch.is_zero() ? 0 : st.scratch.get_size());
+    p.layers.push_back(st.layer);
+  }
+}
+
+}  // namespace
+
+Model::Model(std::unique_ptr<Plan> plan) : plan_(std::move(plan)) {}
+Model::~Model() = default;
+
+const std::vector<TensorSpec>& Model::inputs() const { return plan_->inputs; }
+const std::vector<TensorSpec>& Model::outputs() const { return plan_->outputs; }
+const std::vector<Layer>& Model::layers() const { return plan_->layers; }
+int Model::threads() const { return plan_->threads; }
+size_t Model::arena_bytes() const { return plan_->arena_bytes + plan_->scratch_bytes; }
+size_t Model::weight_bytes() const { return plan_->weight_bytes; }
+
+Result<std::shared_ptr<const Model>> Model::compile(const Graph& graph, const Options& options) {
+  auto plan = std::make_unique<Plan>();
+  plan->graph = graph;
+  plan->threads = options.threads;
+  if (Status s = infer_shapes(plan->graph, options.input_shapes); !s.ok()) return s;
+  fuse(plan->graph);
+  prune(plan->graph);
+  // Kernels size their work split by the thread count they are created under.
+  ThreadScope threads(options.threads);
+  try {
+    Compiler compiler(*plan);
+    if (Status s = compiler.run(); !s.ok()) return s;
+  } catch (const dnnl::error& e) {
+    return Status::error(graph.label + ": oneDNN failed to set up the model (" +
+                         std::string(e.what()) + "); fix: report the model");
+  }
+  plan_memory(*plan);
+  return std::shared_ptr<const Model>(std::make_shared<Model>(std::move(plan)));
+}
+
+}  // namespace iris::runtime
