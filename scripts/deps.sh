@@ -11,6 +11,8 @@ packages=(
   libdnnl-dev libonnx-dev libprotobuf-dev  # the iris runtime: oneDNN kernels, ONNX parsing
   libmosquitto-dev libhiredis-dev  # event delivery to MQTT and Redis Streams
   mosquitto redis-server           # the brokers the delivery tests start on loopback ports
+  libboost-dev  # iris serve's HTTP server (Boost.Beast, header-only)
+  prometheus    # the test that scrapes iris serve's /metrics
   opencv-doc
   python3-onnx python3-numpy  # the tests build tiny ONNX graphs with exactly known outputs
   # The tests' RTSP camera (tests/support/rtsp_server.cc): gst-rtsp-server, and the plugins it

@@ -19,7 +19,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -52,7 +51,8 @@ const char kBenchStreamsUsage[] =
     "                       BlazeFace back model) (default motion)\n"
     "  --hold S             seconds the final count must hold (default 60)\n"
     "  --probe S            seconds of each search window (default 10)\n"
-    "  --warmup S           seconds after changing the count before a window (default 5)\n"
+    "  --warmup S           seconds after changing the count before a window, longer while\n"
+    "                       the streams still catch up (default 5)\n"
     "  --start N            first count tried (default 8; the pipeline's: 80% of decode's)\n"
     "  --max-streams N      highest count tried (default 256)\n"
     "  --soak S             then run S seconds at a fixed count, sampling RSS every 10 s\n"
@@ -79,6 +79,8 @@ constexpr double kClipFps = 15;
 constexpr double kSoakSample = 10;   // seconds between RSS samples of a soak
 constexpr double kDelivered = 0.98;  // share of the frames due a window must see
 constexpr double kPoll = 0.25;       // seconds between checks inside a window
+constexpr double kSettleMax = 30;    // seconds a warm-up may be extended to let streams settle
+constexpr double kSettleStep = 0.5;  // seconds of each settling check
 constexpr char kDecode[] = "decode";
 
 struct StreamsArgs {
@@ -264,6 +266,8 @@ double rss_mb() {
   return 0;
 }
 
+unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
 std::vector<double> load_average() {
   std::ifstream in("/proc/loadavg");
   std::vector<double> out(3, 0.0);
@@ -360,6 +364,7 @@ struct Window {
   double seconds = 0;  // measured; a probe that fails stops early
   bool held = false;
   std::string reason;  // why it did not hold
+  double warmup = 0;   // seconds waited before it, settling included
   int64_t frames = 0, events = 0;
   uint64_t dropped = 0;
   int not_live = 0;
@@ -383,6 +388,7 @@ nlohmann::ordered_json window_json(const Window& w) {
                            {"seconds", rounded(w.seconds, 3)},
                            {"held", w.held}};
   if (!w.reason.empty()) j["reason"] = w.reason;
+  j["warmup_s"] = rounded(w.warmup, 3);
   j["frames"] = w.frames;
   j["fps_per_stream"] = rounded(w.fps_per_stream());
   j["dropped"] = w.dropped;
@@ -443,7 +449,7 @@ class Bench {
         r.at_max = *w;
         break;
       }
-      lo -= std::max(1, lo / 20);
+      lo -= std::max(1, lo / 10);
     }
     r.max = r.at_max ? lo : 0;
     const int n80 = static_cast<int>(std::lround(0.8 * r.max));
@@ -536,13 +542,32 @@ class Bench {
     return Status();
   }
 
-  // Runs `n` streams of `run` for a warm-up, then measures `seconds` of them. With `fail_fast`,
-  // the window ends at the first dropped frame or stream that is not live.
+  // Waits --warmup seconds, then until the `n` streams have settled: half a second with no drop
+  // and no more frames than are due (streams that fell behind in a failed window catch up by
+  // delivering more), for at most kSettleMax seconds more. Returns the seconds waited.
+  double settle(int n) {
+    const Clock::time_point t0 = Clock::now();
+    sleep_s(a_.warmup);
+    Reading before = read_engine(engine_);
+    while (since(t0) < a_.warmup + kSettleMax) {
+      sleep_s(kSettleStep);
+      const Reading now = read_engine(engine_);
+      const double dt = std::chrono::duration<double>(now.at - before.at).count();
+      const bool calm = now.dropped == before.dropped &&
+                        now.frames - before.frames <= 1.05 * kClipFps * n * dt + n;
+      before = now;
+      if (calm) break;
+    }
+    return since(t0);
+  }
+
+  // Runs `n` streams of `run` until they settle, then measures `seconds` of them. With
+  // `fail_fast`, the window ends at the first dropped frame or stream that is not live.
   Result<Window> window(const std::string& run, int n, const std::string& kind, double seconds,
                         bool fail_fast) {
     if (Status s = set_count(run, n); !s) return s;
-    sleep_s(a_.warmup);
     Window w{.kind = kind, .streams = n, .base_rss_mb = base_rss_mb_};
+    w.warmup = settle(n);
     const Reading start = read_engine(engine_);
     Reading now = start;
     double next_sample = 0;
@@ -551,6 +576,10 @@ class Bench {
       if (kind == "soak" && t >= next_sample) {
         w.rss_curve.push_back({rounded(t, 2), rounded(rss_mb(), 2)});
         next_sample += kSoakSample;
+        std::fprintf(stderr,
+                     "iris bench streams: %s: soak %.0f/%.0f s: rss %.0f MB, %llu dropped\n",
+                     run.c_str(), t, seconds, w.rss_curve.back()[1],
+                     static_cast<unsigned long long>(now.dropped - start.dropped));
       }
       if (t >= seconds) break;
       sleep_s(std::min({kPoll, seconds - t, kind == "soak" ? next_sample - t : kPoll}));
@@ -587,10 +616,11 @@ class Bench {
 
   void progress(const std::string& run, const Window& w) const {
     std::fprintf(stderr,
-                 "iris bench streams: %s: %d streams, %s %.0f s: %.2f fps/stream, %llu dropped, "
+                 "iris bench streams: %s: %d streams, warm-up %.0f s, %s %.0f s: %.2f fps/stream, "
+                 "%llu dropped, "
                  "cpu %.2f cores (%.4f/stream), rss %.0f MB (%+.1f MB/stream), p99 frame %.1f ms "
                  "event %.1f ms, load %.2f: %s\n",
-                 run.c_str(), w.streams, w.kind.c_str(), w.seconds, w.fps_per_stream(),
+                 run.c_str(), w.streams, w.warmup, w.kind.c_str(), w.seconds, w.fps_per_stream(),
                  static_cast<unsigned long long>(w.dropped), w.cpu_cores, w.cpu_per_stream(),
                  w.rss_mb, w.rss_per_stream(), w.frame_latency.p99_ms, w.event_latency.p99_ms,
                  load_average()[0], w.held ? "held" : ("failed: " + w.reason).c_str());
@@ -616,8 +646,21 @@ const Ramp* chosen(const Report& r) {
   return r.pipeline ? &*r.pipeline : r.decode ? &*r.decode : nullptr;
 }
 
+// What the machine's cores would hold if CPU were the only limit and nothing else ran: a
+// projection from the cost per stream at the max, for machines shared with other work, where
+// the measured count is what was left over.
+std::optional<double> projected_max(const Ramp& r) {
+  if (!r.at_max || r.at_max->cpu_per_stream() <= 0) return std::nullopt;
+  return std::floor(cores() / r.at_max->cpu_per_stream());
+}
+
+nlohmann::ordered_json or_null(std::optional<double> v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();
+}
+
 nlohmann::ordered_json ramp_json(const Ramp& r) {
   nlohmann::ordered_json j{{"max", r.max}};
+  j["projected_max"] = or_null(projected_max(r));
   j["at_max"] = r.at_max ? window_json(*r.at_max) : nlohmann::ordered_json();
   j["at_80pct"] = r.at_80 ? window_json(*r.at_80) : nlohmann::ordered_json();
   j["steps"] = nlohmann::ordered_json::array();
@@ -645,7 +688,7 @@ nlohmann::ordered_json soak_json(const Window& w) {
 
 nlohmann::ordered_json machine_json(const std::vector<double>& load_start) {
   return {{"cpu", cpu_model()},
-          {"cores", std::thread::hardware_concurrency()},
+          {"cores", cores()},
           {"load_avg_start", load_start},
           {"load_avg_end", load_average()}};
 }
@@ -678,6 +721,12 @@ void print_json(const StreamsArgs& a, const Clip& clip, const Report& r,
                    ? nlohmann::ordered_json(rounded(static_cast<double>(p->max) / r.decode->max))
                    : nlohmann::ordered_json();
   const Window* at_max = p && p->at_max ? &*p->at_max : nullptr;
+  // The ratio the counts would have if CPU were the only limit: decode's cost over the
+  // pipeline's, each per stream at its max.
+  j["cpu_ratio"] = r.decode && r.decode->at_max && at_max && at_max->cpu_per_stream() > 0
+                       ? nlohmann::ordered_json(
+                             rounded(r.decode->at_max->cpu_per_stream() / at_max->cpu_per_stream()))
+                       : nlohmann::ordered_json();
   j["cpu_cores_per_stream"] =
       at_max ? nlohmann::ordered_json(rounded(at_max->cpu_per_stream())) : nlohmann::ordered_json();
   j["rss_mb_per_stream"] =
@@ -714,8 +763,8 @@ void print_table(const StreamsArgs& a, const Clip& clip, const Report& r,
     if (!w) return;
     rows.push_back({label, std::to_string(w->streams), fixed(w->fps_per_stream(), 2),
                     fixed(w->cpu_per_stream(), 4), fixed(w->rss_per_stream(), 1),
-                    fixed(w->frame_latency.p50_ms, 1), fixed(w->frame_latency.p99_ms, 1),
-                    fixed(w->event_latency.p50_ms, 1), fixed(w->event_latency.p99_ms, 1)});
+                    fixed(w->frame_latency.p50_ms, 2), fixed(w->frame_latency.p99_ms, 2),
+                    fixed(w->event_latency.p50_ms, 2), fixed(w->event_latency.p99_ms, 2)});
   };
   for (const auto* ramp : {r.decode ? &*r.decode : nullptr, r.pipeline ? &*r.pipeline : nullptr}) {
     if (!ramp) continue;
@@ -748,6 +797,12 @@ void print_table(const StreamsArgs& a, const Clip& clip, const Report& r,
     std::printf("\n%s max / decode max: %d / %d = %.3f\n", a.pipeline.c_str(), p->max,
                 r.decode->max, static_cast<double>(p->max) / r.decode->max);
   }
+  for (const auto* ramp : {r.decode ? &*r.decode : nullptr, r.pipeline ? &*r.pipeline : nullptr}) {
+    if (const auto projected = ramp ? projected_max(*ramp) : std::nullopt) {
+      std::printf("%s: %.0f streams projected for %u idle cores at %.4f cores per stream\n",
+                  ramp->name.c_str(), *projected, cores(), ramp->at_max->cpu_per_stream());
+    }
+  }
   if (r.soak) {
     const auto j = soak_json(*r.soak);
     std::printf("soak: %.0f s at %d streams, %llu dropped, RSS MB", r.soak->seconds,
@@ -766,7 +821,7 @@ void print_table(const StreamsArgs& a, const Clip& clip, const Report& r,
       clip.seconds / std::max(1, clip.key_frames), clip.kbps, a.hold, a.probe, a.warmup);
   const auto load_end = load_average();
   std::printf("host: %s, %u cores, load average %.2f at start, %.2f at end\n", cpu_model().c_str(),
-              std::thread::hardware_concurrency(), load_start[0], load_end[0]);
+              cores(), load_start[0], load_end[0]);
 }
 
 }  // namespace
@@ -774,15 +829,15 @@ void print_table(const StreamsArgs& a, const Clip& clip, const Report& r,
 int bench_streams_main(const Args& args) {
   const auto a = parse(args);
   if (!a) return 2;
-  // A line per camera going live would bury the progress; warnings and errors still show.
-  log::set_level(log::Level::kWarn);
+  // A line per camera going live or stalling would bury the progress; the windows report drops
+  // and streams that are not live themselves.
+  log::set_level(log::Level::kError);
   const std::vector<double> load_start = load_average();
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  if (load_start[0] > 0.5 * cores) {
+  if (load_start[0] > 0.5 * cores()) {
     std::fprintf(stderr,
                  "iris bench streams: warning: the machine is busy (load average %.2f on %u "
                  "cores); the counts will be lower than an idle machine's\n",
-                 load_start[0], cores);
+                 load_start[0], cores());
   }
   pipeline::PipelineSpec spec;
   if (a->pipeline == "blazeface") {

@@ -22,6 +22,7 @@ int synth_main(const Args& args);
 int bench_main(const Args& args);
 int bench_streams_main(const Args& args);  // `iris bench streams`, dispatched by bench_main
 int profile_main(const Args& args);
+int serve_main(const Args& args);
 
 extern const char kRunUsage[];
 extern const char kValidateUsage[];
@@ -30,5 +31,6 @@ extern const char kSynthUsage[];
 extern const char kBenchUsage[];
 extern const char kBenchStreamsUsage[];
 extern const char kProfileUsage[];
+extern const char kServeUsage[];
 
 }  // namespace iris::app

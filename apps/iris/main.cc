@@ -9,6 +9,8 @@ namespace {
 
 const Command kCommands[] = {
     {"run", "run the pipelines of a YAML config until their sources end", kRunUsage, run_main},
+    {"serve", "run a config's pipelines and serve them over HTTP (KServe v2, control API, metrics)",
+     kServeUsage, serve_main},
     {"validate", "check a YAML config without running it", kValidateUsage, validate_main},
     {"eval", "score detections (COCO mAP), tracks (HOTA, MOTA, IDF1) or events (precision, recall)",
      kEvalUsage, eval_main},
@@ -28,7 +30,7 @@ void print_help() {
   for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
   std::printf(
       "  %-10s show a command's options\n\n"
-      "Run `iris help <command>` for details. Docs: docs/config.md, docs/events.md\n",
+      "Run `iris help <command>` for details. Docs: docs/config.md, docs/events.md, docs/serve.md\n",
       "help");
 }
 

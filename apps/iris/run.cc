@@ -11,6 +11,7 @@
 #include "apps/iris/commands.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "events/delivery.h"
 #include "pipeline/config.h"
 #include "pipeline/engine.h"
 
@@ -66,8 +67,21 @@ void print_models(const std::vector<pipeline::ModelStats>& models) {
   }
 }
 
+void print_delivery(const std::vector<events::SinkStats>& sinks) {
+  for (const auto& s : sinks) {
+    std::printf("  sink %s (%s): %llu delivered, %llu in outbox%s, %llu failures, %llu lost, %s\n",
+                s.name.c_str(), s.type.c_str(), static_cast<unsigned long long>(s.delivered),
+                static_cast<unsigned long long>(s.outbox),
+                s.outbox > 0 ? " (kept in the event log for the next run)" : "",
+                static_cast<unsigned long long>(s.failures),
+                static_cast<unsigned long long>(s.lost),
+                s.connected ? "connected" : "not connected");
+  }
+}
+
 void print_summary(const std::vector<pipeline::StreamStats>& stats,
-                   const std::vector<pipeline::ModelStats>& models, double seconds) {
+                   const std::vector<pipeline::ModelStats>& models,
+                   const std::vector<events::SinkStats>& sinks, double seconds) {
   const int64_t frames = total(stats, &pipeline::StreamCounters::frames);
   std::printf("iris run: %lld frames in %.1f s (%.1f fps), %zu stream%s\n",
               static_cast<long long>(frames), seconds, seconds > 0 ? frames / seconds : 0.0,
@@ -99,6 +113,7 @@ void print_summary(const std::vector<pipeline::StreamStats>& stats,
                   s.reason.c_str());
   }
   print_models(models);
+  print_delivery(sinks);
   std::printf("events: %lld\n",
               static_cast<long long>(total(stats, &pipeline::StreamCounters::events)));
   for (const auto& s : stats) {
@@ -188,8 +203,19 @@ int run_main(const Args& args) {
   if (tty) std::fprintf(stderr, "\r\033[K");
   const auto stats = (*engine)->stats();
   const auto models = (*engine)->model_stats();
+  const double seconds = now_s() - t0;  // the streams' time, without the delivery drain below
+  // Whether each sink was connected is read before stopping them, which disconnects them.
+  auto sinks = (*engine)->delivery_stats();
+  if (!sinks.empty()) log::info("delivering the events still in the event log (up to 2 s)");
+  (*engine)->stop_delivery();
+  const auto delivered = (*engine)->delivery_stats();
+  for (size_t i = 0; i < sinks.size(); ++i) {
+    const bool connected = sinks[i].connected;
+    sinks[i] = delivered[i];
+    sinks[i].connected = connected;
+  }
   engine->reset();
-  print_summary(stats, models, now_s() - t0);
+  print_summary(stats, models, sinks, seconds);
   for (const auto& s : stats) {
     if (s.state == pipeline::StreamState::kFailed) return 1;
   }

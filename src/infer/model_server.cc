@@ -149,6 +149,9 @@ void ModelServer::execute(Context* context, std::vector<Request>& batch) {
   }
 
   const auto start = std::chrono::steady_clock::now();
+  for (const Request& r : batch) {
+    queue_delay_.add(std::chrono::duration<double>(start - r.arrived).count());
+  }
   auto outputs = context->infer(input);
   using PerSample = Result<std::vector<std::vector<Tensor>>>;
   PerSample results = outputs.ok() ? split(std::move(*outputs), n) : PerSample(outputs.status());
@@ -160,6 +163,7 @@ void ModelServer::execute(Context* context, std::vector<Request>& batch) {
     ++stats_.batch_sizes[n];
     stats_.max_batch_seen = std::max<int64_t>(stats_.max_batch_seen, n);
     stats_.infer_seconds += seconds;
+    batch_seconds_.add(seconds);
     if (!results.ok()) stats_.failed += static_cast<int64_t>(n);
   }
   for (size_t i = 0; i < n; ++i) {

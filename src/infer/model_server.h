@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/histogram.h"
 #include "core/status.h"
 #include "infer/backend.h"
 #include "infer/model.h"
@@ -66,6 +67,9 @@ class ModelServer {
   const std::string& name() const { return name_; }
   int max_batch() const { return max_batch_; }  // effective
   ServerStats stats() const;
+  // Seconds each sample waited in the queue before its batch ran, and each batch took to run.
+  const Histogram& queue_delay() const { return queue_delay_; }
+  const Histogram& batch_seconds() const { return batch_seconds_; }
 
  private:
   struct Request {
@@ -91,6 +95,8 @@ class ModelServer {
   std::chrono::steady_clock::time_point flushed_;  // requests that arrived by then are due
   bool stopping_ = false;
   ServerStats stats_;
+  Histogram queue_delay_;
+  Histogram batch_seconds_;
 };
 
 // A model as the pipeline uses it: how to feed it and read it, and the server that runs it.

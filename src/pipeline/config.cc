@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/geometry.h"
+#include "pipeline/config_events.h"
 #include "pipeline/config_models.h"
 #include "pipeline/yaml_reader.h"
 #include "video/source.h"
@@ -27,7 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kTopKeys[] = {"models", "defaults", "streams"};
+constexpr std::string_view kTopKeys[] = {"models", "defaults", "streams", "events"};
 // Keys a stream may inherit from `defaults`; a stream also has name, url, rules and outputs.
 #define IRIS_STREAM_SETTINGS                                                                     \
   "loop", "realtime", "timeout", "rtsp_transport", "reconnect", "stall_after", "keyframes_only", \
@@ -863,6 +864,10 @@ PipelineSpec read_pipeline(Diagnostics& diag, const YAML::Node& root) {
   if (const std::optional<Item> item = top.get("models")) models = read_models(diag, *item);
   for (const auto& [name, model] : models) pipeline.models.push_back(model);
 
+  if (const std::optional<Item> item = top.get("events")) {
+    pipeline.delivery = read_events(diag, *item);
+  }
+
   StreamDefaults defaults;
   if (const std::optional<Item> item = top.get("defaults")) {
     const MapReader map(diag, *item);
@@ -871,6 +876,8 @@ PipelineSpec read_pipeline(Diagnostics& diag, const YAML::Node& root) {
       defaults.has_detector = read_stream_settings(diag, map, models, &defaults.spec);
     }
   }
+  pipeline.defaults = defaults.spec;
+  pipeline.defaults_have_detector = defaults.has_detector;
 
   const std::optional<Item> streams = top.get("streams");
   if (!streams) {
@@ -904,38 +911,113 @@ PipelineSpec read_pipeline(Diagnostics& diag, const YAML::Node& root) {
   return pipeline;
 }
 
+// The one YAML document of `yaml`, or nullopt after reporting why there is none; `empty` says
+// what an empty document lacks.
+std::optional<YAML::Node> load_document(Diagnostics& diag, const std::string& yaml,
+                                        std::string_view empty) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(yaml);
+  } catch (const YAML::ParserException& e) {
+    diag.error(e.mark, "",
+               "YAML syntax error: " + e.msg +
+                   "; fix the YAML here (check indentation, brackets, quotes and the space "
+                   "after each ':')");
+    return std::nullopt;
+  }
+  if (docs.empty() || docs[0].IsNull()) {
+    diag.error(YAML::Mark::null_mark(), "", empty);
+    return std::nullopt;
+  }
+  if (docs.size() > 1) {
+    diag.error(docs[1].Mark(), "",
+               "a second YAML document starts here; put everything in one document");
+  }
+  return docs[0];
+}
+
 }  // namespace
+
+std::string JsonlOutput::snapshot_dir() const {
+  return (fs::path(path).parent_path() / "snapshots").string();
+}
 
 Result<PipelineSpec> parse_config(const std::string& yaml, const std::string& source) {
   Diagnostics diag(source);
   // yaml-cpp reports bad input by throwing; nothing may escape to the caller.
   try {
-    std::vector<YAML::Node> docs;
-    try {
-      docs = YAML::LoadAll(yaml);
-    } catch (const YAML::ParserException& e) {
-      diag.error(e.mark, "",
-                 "YAML syntax error: " + e.msg +
-                     "; fix the YAML here (check indentation, brackets, quotes and the space "
-                     "after each ':')");
-      return diag.status();
-    }
-    if (docs.empty() || docs[0].IsNull()) {
-      diag.error(YAML::Mark::null_mark(), "",
-                 "the config is empty; it needs a streams: list (see docs/config.md)");
-      return diag.status();
-    }
-    if (docs.size() > 1) {
-      diag.error(docs[1].Mark(), "",
-                 "a second YAML document starts here; put the whole pipeline in one document");
-    }
-    PipelineSpec pipeline = read_pipeline(diag, docs[0]);
+    const std::optional<YAML::Node> doc = load_document(
+        diag, yaml, "the config is empty; it needs a streams: list (see docs/config.md)");
+    if (!doc) return diag.status();
+    PipelineSpec pipeline = read_pipeline(diag, *doc);
     if (!diag.ok()) return diag.status();
     pipeline.source = source;
     return pipeline;
   } catch (const std::exception& e) {
     return Status::error(source + ": internal error while reading the config (" + e.what() +
                          "); please report it with the config file");
+  }
+}
+
+Result<StreamSpec> parse_stream(const std::string& text, const std::string& source,
+                                const PipelineSpec& pipeline) {
+  Diagnostics diag(source);
+  try {
+    const std::optional<YAML::Node> doc = load_document(
+        diag, text, "the stream is empty; give one stream's map: name, url, detector, ...");
+    if (!doc) return diag.status();
+    const MapReader map(diag, Item{*doc, "", doc->Mark()});
+    if (!map.is_map()) return diag.status();
+    ModelSpecs models;
+    for (const auto& m : pipeline.models) models[m.name] = m;
+    // The files of the running streams: a new stream may read their inputs, not overwrite them.
+    std::map<std::string, OutputPath> files;
+    for (const StreamSpec& s : pipeline.streams) {
+      const std::string owner = "stream '" + s.name + "'";
+      if (!video::is_url(s.url)) files.emplace(path_key(s.url), OutputPath{owner, "running", true});
+      for (const auto& out : s.jsonl)
+        files.emplace(path_key(out.path), OutputPath{owner, "running"});
+      for (const auto& out : s.mp4) files.emplace(path_key(out.path), OutputPath{owner, "running"});
+      for (const auto& out : s.mot) files.emplace(path_key(out.path), OutputPath{owner, "running"});
+    }
+    StreamSpec stream =
+        read_stream(diag, map, StreamDefaults{pipeline.defaults, pipeline.defaults_have_detector},
+                    models, &files);
+    if (!diag.ok()) return diag.status();
+    return stream;
+  } catch (const std::exception& e) {
+    return Status::error(source + ": internal error while reading the stream (" + e.what() +
+                         "); please report it with the stream's text");
+  }
+}
+
+Result<std::vector<rules::RuleSpec>> parse_rules(const std::string& text, const std::string& source,
+                                                 const StreamSpec& stream) {
+  Diagnostics diag(source);
+  try {
+    const std::optional<YAML::Node> doc =
+        load_document(diag, text, "the rules are empty; give a list, [] for none");
+    if (!doc) return diag.status();
+    Item item{*doc, "rules", doc->Mark()};
+    if (doc->IsMap()) {
+      constexpr std::string_view kKeys[] = {"rules"};
+      const MapReader map(diag, Item{*doc, "", doc->Mark()});
+      map.check_keys(kKeys);
+      const std::optional<Item> rules = map.get("rules");
+      if (!rules) {
+        map.missing("rules", "give {rules: [...]} or the list itself");
+        return diag.status();
+      }
+      item = *rules;
+    }
+    StreamSpec target = stream;
+    target.rules.clear();
+    read_rules(diag, item, &target);
+    if (!diag.ok()) return diag.status();
+    return target.rules;
+  } catch (const std::exception& e) {
+    return Status::error(source + ": internal error while reading the rules (" + e.what() +
+                         "); please report it with the rules' text");
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "detect/detector.h"
+#include "events/delivery.h"
 #include "infer/model_spec.h"
 #include "rules/rule.h"
 #include "track/tracker.h"
@@ -17,8 +18,9 @@
 namespace iris::pipeline {
 
 struct JsonlOutput {
-  std::string path;        // events, one JSON object per line
-  bool snapshots = false;  // write a JPEG per event beside the file (snapshots/<id>.jpg)
+  std::string path;                  // events, one JSON object per line
+  bool snapshots = false;            // write a JPEG per event beside the file (snapshots/<id>.jpg)
+  std::string snapshot_dir() const;  // that snapshots/ directory
 };
 
 struct Mp4Output {
@@ -77,10 +79,25 @@ struct PipelineSpec {
   std::string source;  // the config file it came from
   std::vector<infer::ModelSpec> models;
   std::vector<StreamSpec> streams;
+  std::optional<events::DeliverySpec> delivery;  // `events:`: the event log and remote sinks
+  // `defaults:`, which streams added later (parse_stream) inherit as the file's streams do.
+  StreamSpec defaults;
+  bool defaults_have_detector = false;
 };
 
 Result<PipelineSpec> load_config(const std::string& path);
 // Same, from text; `source` names it in messages. Files the config names are checked to exist.
 Result<PipelineSpec> parse_config(const std::string& yaml, const std::string& source);
+
+// One stream from `text` (YAML or JSON, e.g. an API request's body): a map with the keys of one
+// entry of `streams:`. It inherits `pipeline.defaults`, may name `pipeline.models`, and may not
+// write a file that a stream of `pipeline.streams` reads or writes. Errors as the config's, with
+// `source` in place of the file name.
+Result<StreamSpec> parse_stream(const std::string& text, const std::string& source,
+                                const PipelineSpec& pipeline);
+// The rules of `stream` from `text`: a list as under a stream's `rules:`, or {rules: [...]}.
+// Rules read their suppression keys over the stream's.
+Result<std::vector<rules::RuleSpec>> parse_rules(const std::string& text, const std::string& source,
+                                                 const StreamSpec& stream);
 
 }  // namespace iris::pipeline

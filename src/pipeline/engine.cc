@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <future>
 #include <opencv2/core.hpp>
 #include <thread>
 
@@ -11,6 +12,9 @@
 
 namespace iris::pipeline {
 namespace {
+
+// How long the remote sinks may go on delivering once the streams have stopped.
+constexpr std::chrono::seconds kDeliveryDrain{2};
 
 double wall_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -103,6 +107,12 @@ Result<std::unique_ptr<Engine>> Engine::create(const PipelineSpec& spec,
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   e->pool_ = std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : cores);
 
+  // The event log before anything slow: a directory that cannot hold it fails at once.
+  if (spec.delivery) {
+    auto delivery = events::Delivery::open(*spec.delivery);
+    if (!delivery.ok()) return delivery.status().with_context("events.log");
+    e->delivery_ = std::move(delivery).value();
+  }
   // Models first: a model that cannot run fails before any camera is opened.
   for (const infer::ModelSpec& ms : spec.models) {
     auto model = infer::load_model(ms);
@@ -147,7 +157,7 @@ Result<std::unique_ptr<Engine::Stream>> Engine::make_stream(const StreamSpec& ss
   auto worker = StreamWorker::create(
       ss, {info.width, info.height, info.fps, live}, served_,
       [p = s.get()](std::function<void()> task) { p->strand.post(std::move(task)); },
-      &event_latency_);
+      &event_latency_, delivery_.get());
   if (!worker.ok()) return worker.status();
   s->worker = std::move(worker).value();
   s->camera = std::move(camera).value();
@@ -231,6 +241,24 @@ Status Engine::resume_stream(const std::string& name) {
   return Status();
 }
 
+Status Engine::replace_rules(const std::string& name, std::vector<rules::RuleSpec> rules) {
+  std::shared_ptr<Stream> s = find(name);
+  if (!s) return Status::error("no stream named '" + name + "'; list the streams to see names");
+  // On the strand, between two steps of the worker, like everything that touches its state.
+  std::promise<void> done;
+  s->strand.post([&] {
+    s->worker->replace_rules(std::move(rules));
+    done.set_value();
+  });
+  done.get_future().wait();
+  return Status();
+}
+
+std::shared_ptr<FrameTap> Engine::frame_tap(const std::string& name) const {
+  std::shared_ptr<Stream> s = find(name);
+  return s ? s->worker->tap() : nullptr;
+}
+
 std::shared_ptr<Engine::Stream> Engine::find(const std::string& name) const {
   std::lock_guard lock(streams_mu_);
   for (const auto& s : streams_) {
@@ -265,7 +293,8 @@ Engine::~Engine() {
   // the pool and the model servers go.
   if (started_) wait_for(std::chrono::hours(24 * 365));
   for (auto& s : streams) s->strand.drain();
-  pool_.reset();  // joins the pool after it ran what was posted
+  stop_delivery();  // after the streams: their last events are in the log
+  pool_.reset();    // joins the pool after it ran what was posted
   servers_.clear();
 }
 
@@ -474,6 +503,14 @@ std::vector<StreamStats> Engine::stats() const {
     out.push_back(std::move(st));
   }
   return out;
+}
+
+std::vector<events::SinkStats> Engine::delivery_stats() const {
+  return delivery_ ? delivery_->stats() : std::vector<events::SinkStats>{};
+}
+
+void Engine::stop_delivery() {
+  if (delivery_) delivery_->stop(kDeliveryDrain);
 }
 
 std::vector<ModelStats> Engine::model_stats() const {

@@ -17,6 +17,7 @@
 #include "core/histogram.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "events/delivery.h"
 #include "infer/model_server.h"
 #include "pipeline/config.h"
 #include "pipeline/stream_worker.h"
@@ -82,9 +83,22 @@ class Engine {
   // Frames already queued are still processed.
   Status pause_stream(const std::string& name);
   Status resume_stream(const std::string& name);
+  // Replaces the stream's rules from its next frame on (StreamWorker::replace_rules); returns
+  // once they are in place.
+  Status replace_rules(const std::string& name, std::vector<rules::RuleSpec> rules);
+  // The stream's latest frames for the live view; null when there is no such stream.
+  std::shared_ptr<FrameTap> frame_tap(const std::string& name) const;
+  // The models and the servers that batch them, for clients other than the streams (HTTP).
+  const infer::ServedModels& models() const { return served_; }
 
   std::vector<StreamStats> stats() const;
   std::vector<ModelStats> model_stats() const;
+  // The remote sinks of `events:` in config order; empty when the config has none.
+  std::vector<events::SinkStats> delivery_stats() const;
+  // Gives the remote sinks up to 2 s to take what waits in the event log, then stops them; the
+  // rest stays in the log for the next run. Call after the streams ended (the destructor does);
+  // events raised later stay in the log too.
+  void stop_delivery();
   // Seconds from a frame's decode to the end of its processing (tracking, rules, events,
   // outputs), over every frame of every stream; and from decode to each event's delivery.
   const Histogram& frame_latency() const { return frame_latency_; }
@@ -109,6 +123,7 @@ class Engine {
   infer::ServedModels served_;
   Histogram frame_latency_;
   Histogram event_latency_;
+  std::unique_ptr<events::Delivery> delivery_;  // null without `events:`
   std::unique_ptr<ThreadPool> pool_;
   mutable std::mutex streams_mu_;  // guards streams_ (not the streams themselves)
   std::vector<std::shared_ptr<Stream>> streams_;

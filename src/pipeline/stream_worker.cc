@@ -10,9 +10,11 @@ namespace iris::pipeline {
 Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spec,
                                                            const StreamInput& input,
                                                            const infer::ServedModels& models,
-                                                           Post post, Histogram* event_latency) {
+                                                           Post post, Histogram* event_latency,
+                                                           events::Delivery* delivery) {
   std::unique_ptr<StreamWorker> w(new StreamWorker(spec, models, input.live, std::move(post)));
   w->event_latency_ = event_latency;
+  w->delivery_ = delivery;
   if (spec.gate) w->gate_.emplace(*spec.gate);
   auto detector = detect::make_detector(spec.detector, models, input.live);
   if (!detector.ok()) return detector.status().with_context("stream '" + spec.name + "'");
@@ -23,10 +25,7 @@ Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spe
     auto sink = events::JsonlSink::open(out.path);
     if (!sink.ok()) return sink.status().with_context("stream '" + spec.name + "'");
     w->sinks_.push_back(std::move(sink).value());
-    if (out.snapshots) {
-      w->snapshot_dirs_.push_back(
-          (std::filesystem::path(out.path).parent_path() / "snapshots").string());
-    }
+    if (out.snapshots) w->snapshot_dirs_.push_back(out.snapshot_dir());
   }
   if (input.fps > 0) w->writer_fps_ = input.fps;
   if (input.width > 0) {
@@ -202,7 +201,8 @@ void StreamWorker::complete_frame(const Frame& frame,
   for (auto& e : events) deliver(e, frame);
   for (const auto& gone : tracks.removed) osd_.track_last_event.erase(gone.id);
 
-  if (!writers_.empty() && output_error_.empty()) write_video(frame, tracks);
+  tap_->publish(frame);
+  if ((!writers_.empty() && output_error_.empty()) || tap_->watched()) write_video(frame, tracks);
   for (auto& w : track_writers_) {
     if (!output_error_.empty()) break;
     if (Status s = w->write(frame.index, tracks.tracks, last_detection_time_); !s) {
@@ -242,6 +242,17 @@ void StreamWorker::deliver(events::Event& e, const Frame& frame) {
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     event_latency_->add(now - frame.wall_time);
   }
+  // Into the durable log first: an event a jsonl file shows is one the remote sinks will get,
+  // even if iris is killed right after. append() holds this strand's pool thread for an
+  // fdatasync (~4 ms, shared with other streams appending at once); an exception to "a strand
+  // never blocks", accepted because it is once per event, and events are rare next to frames.
+  if (delivery_) {
+    if (Status s = delivery_->append(e); !s) {
+      ++failed;
+      log::error("stream '" + spec_.name + "': event " + e.id +
+                 " is not in the event log, so no remote sink gets it: " + s.message());
+    }
+  }
   for (auto& sink : sinks_) {
     if (Status s = sink->deliver(e); !s) {
       ++failed;
@@ -256,6 +267,8 @@ void StreamWorker::deliver(events::Event& e, const Frame& frame) {
 void StreamWorker::write_video(const Frame& frame, const track::TrackUpdate& tracks) {
   cv::Mat canvas = frame.bgr().clone();
   draw_osd(canvas, spec_.name, frame.pts, frame.index, tracks, rules_, osd_);
+  if (tap_->watched()) tap_->publish_annotated(canvas, frame.index);
+  if (!output_error_.empty()) return;
   for (auto& w : writers_) {
     if (Status s = w->write(canvas, frame.pts); !s) {
       log::error("stream '" + spec_.name + "': " + s.message());
@@ -282,6 +295,18 @@ Status StreamWorker::finish() {
     for (const auto& rule : rules_) counters_.rule_counters[rule->name()] = rule->counters();
   }
   return result;
+}
+
+void StreamWorker::replace_rules(std::vector<rules::RuleSpec> rules) {
+  std::vector<std::unique_ptr<rules::Rule>> made;
+  for (const auto& r : rules) made.push_back(rules::make_rule(r));
+  rules_ = std::move(made);
+  suppression_ = rules::Suppression(spec_.suppression, rules);
+  spec_.rules = std::move(rules);
+  std::lock_guard lock(counters_mu_);
+  suppressed_total_ = 0;
+  counters_.rule_counters.clear();
+  for (const auto& rule : rules_) counters_.rule_counters[rule->name()] = rule->counters();
 }
 
 StreamCounters StreamWorker::counters() const {

@@ -15,8 +15,10 @@
 #include "core/histogram.h"
 #include "core/status.h"
 #include "detect/detector.h"
+#include "events/delivery.h"
 #include "events/sink.h"
 #include "pipeline/config.h"
+#include "pipeline/frame_tap.h"
 #include "pipeline/mot_writer.h"
 #include "pipeline/motion_gate.h"
 #include "pipeline/osd.h"
@@ -56,11 +58,13 @@ class StreamWorker {
 
   // Opens the event sinks and video writers (frames of another size are scaled to this one),
   // so that an unwritable path fails before the stream runs. `models` must hold every model the
-  // stream names, and outlive the worker; so must `event_latency` (decode to delivery), if given.
+  // stream names, and outlive the worker; so must `event_latency` (decode to delivery) and
+  // `delivery` (the process's event log, which every event is appended to), if given.
   static Result<std::unique_ptr<StreamWorker>> create(const StreamSpec& spec,
                                                       const StreamInput& input,
                                                       const infer::ServedModels& models, Post post,
-                                                      Histogram* event_latency = nullptr);
+                                                      Histogram* event_latency = nullptr,
+                                                      events::Delivery* delivery = nullptr);
 
   // Called on the strand, one frame at a time: the caller waits for `done` before the next
   // frame. `done` runs on the strand, when the frame is fully processed; a DNN detector's result
@@ -71,6 +75,11 @@ class StreamWorker {
   Status finish();
 
   StreamCounters counters() const;
+  // On the strand: the rules (zones, lines, ...) from the next frame on. Their state and counters
+  // start afresh; tracks already inside a zone count as entering it.
+  void replace_rules(std::vector<rules::RuleSpec> rules);
+  // The latest frame, plain and (while watched) annotated, for the live view.
+  const std::shared_ptr<FrameTap>& tap() const { return tap_; }
 
  private:
   StreamWorker(const StreamSpec& spec, const infer::ServedModels& models, bool live, Post post)
@@ -88,6 +97,7 @@ class StreamWorker {
                       const std::optional<Result<std::vector<Detection>>>& detections, bool held);
   Status open_writers(int width, int height);
   void deliver(events::Event& e, const Frame& frame);
+  // The annotated frame, for the mp4 outputs and any live viewer.
   void write_video(const Frame& frame, const track::TrackUpdate& tracks);
 
   StreamSpec spec_;
@@ -104,6 +114,7 @@ class StreamWorker {
   std::optional<std::vector<Detection>> last_detections_;
   std::vector<track::Track> gap_removed_;  // tracks forgotten at a gap, reported with its frame
   Histogram* event_latency_ = nullptr;
+  events::Delivery* delivery_ = nullptr;
   double writer_fps_ = 25;
   std::vector<std::unique_ptr<video::VideoWriter>> writers_;  // one per mp4 output
   std::vector<std::unique_ptr<MotWriter>> track_writers_;     // one per mot output
@@ -112,6 +123,7 @@ class StreamWorker {
   bool detector_failed_ = false;
   OsdState osd_;
   int64_t frame_count_ = 0;
+  std::shared_ptr<FrameTap> tap_ = std::make_shared<FrameTap>();
 
   mutable std::mutex counters_mu_;
   StreamCounters counters_;

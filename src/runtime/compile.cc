@@ -69,6 +69,28 @@ bool is_plain(const Md& md) {
   return true;
 }
 
+// A dense layout for `shape` with its axes in the order of `ref`'s strides (NHWC for an NHWC
+// `ref`); plain when `ref` is channel-blocked or of another rank.
+Md like(const Md& ref, const Shape& shape) {
+  const dnnl_memory_desc_t& c = ref.data;
+  if (c.format_kind != dnnl_blocked || c.format_desc.blocking.inner_nblks != 0 ||
+      static_cast<size_t>(c.ndims) != shape.size() || shape.empty()) {
+    return plain_md(shape);
+  }
+  std::vector<int> order(shape.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return c.format_desc.blocking.strides[a] > c.format_desc.blocking.strides[b];
+  });
+  Dims strides(shape.size());
+  int64_t stride = 1;
+  for (size_t k = order.size(); k-- > 0;) {
+    strides[order[k]] = stride;
+    stride *= shape[order[k]];
+  }
+  return Md(dims_of(shape), kF32, strides);
+}
+
 struct ThreadScope {
   explicit ThreadScope(int n) : n_(n), saved_(omp_get_max_threads()) {
     if (n_ > 0) omp_set_num_threads(n_);
@@ -567,7 +589,8 @@ class Compiler {
         sub = slot(x).md.submemory_desc(dims_of(ys), offsets[k]);
       }
       const int v = view(x, ys, sub);
-      const int y = new_slot(DType::kFloat32, ys);
+      // The part keeps the whole's layout (NHWC stays NHWC for the Convs that read it).
+      const int y = new_slot(DType::kFloat32, ys, like(slot(x).md, ys));
       add_reorder(v, y, n.op);
       p_.steps.back().layer = layer_of(n, n.op, ys);
       p_.steps.back().layer.kernel = "reorder";
@@ -673,7 +696,9 @@ class Compiler {
     } catch (const dnnl::error&) {
       return false;
     }
+    // Operands first: a reorder they need must run before the product.
     const int x = view(plain(value_slot(n.inputs[0])), sa, src_md);
+    const int w = const_b ? -1 : view(plain(value_slot(n.inputs[1])), sb, b_user);
     const int y = new_slot(DType::kFloat32, so);
     Layer layer = layer_of(n, op, ys);
     layer.flops = 2.0 * element_count(so) * sa.back();
@@ -682,10 +707,10 @@ class Compiler {
     if (const_b) {
       st.fixed.push_back({DNNL_ARG_WEIGHTS, constant_memory(b_data, b_user, pd.weights_desc())});
     } else {
-      st.args.push_back({DNNL_ARG_WEIGHTS, view(plain(value_slot(n.inputs[1])), sb, b_user)});
+      st.args.push_back({DNNL_ARG_WEIGHTS, w});
     }
     if (!bias.is_zero()) {
-      p_.steps.back().fixed.push_back({DNNL_ARG_BIAS, constant_memory(bias_data, bias, bias)});
+      st.fixed.push_back({DNNL_ARG_BIAS, constant_memory(bias_data, bias, bias)});
     }
     slot_of_[n.outputs[0]] = view(y, ys, plain_md(ys));
     return true;
@@ -856,7 +881,11 @@ void plan_memory(Model::Plan& p) {
     Step& st = p.steps[i];
     if (st.inplace_in < 0) continue;
     const int bin = p.slots[st.inplace_in].buffer, bout = p.slots[st.inplace_out].buffer;
-    if (bin < 0 || bin == bout || pinned[bin] || last[bin] != i || first[bout] != i ||
+    // Another operand of the step in the same buffer (Add(x, x)) would read what it writes.
+    const bool shared = std::any_of(st.args.begin(), st.args.end(), [&](const auto& arg) {
+      return arg.second != st.inplace_in && p.slots[arg.second].buffer == bin;
+    });
+    if (bin < 0 || bin == bout || shared || pinned[bin] || last[bin] != i || first[bout] != i ||
         p.buffers[bin].bytes != p.buffers[bout].bytes || p.slots[st.inplace_in].offset != 0 ||
         p.slots[st.inplace_in].md != p.slots[st.inplace_out].md) {
       continue;

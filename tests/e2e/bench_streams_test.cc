@@ -93,8 +93,9 @@ void check_window(const json& w, int max_streams) {
   }
 }
 
-// The max is the largest count that held a full --hold window, and at_max is that window.
-void check_ramp(const json& r, double hold, int max_streams) {
+// The max is the largest count that held a full --hold window, and at_max is that window; the
+// projection divides the cores by its cost per stream.
+void check_ramp(const json& r, double hold, int max_streams, int cores) {
   SCOPED_TRACE(r.dump());
   const int max = r.at("max").get<int>();
   EXPECT_GE(max, 0);
@@ -109,9 +110,13 @@ void check_ramp(const json& r, double hold, int max_streams) {
   EXPECT_EQ(max, largest_held);
   if (max == 0) {
     EXPECT_TRUE(r.at("at_max").is_null());
+    EXPECT_TRUE(r.at("projected_max").is_null());
     return;
   }
   const json& at_max = r.at("at_max");
+  if (num(at_max, "cpu_cores_per_stream") > 0) {
+    EXPECT_NEAR(num(r, "projected_max"), cores / num(at_max, "cpu_cores_per_stream"), 1.0);
+  }
   EXPECT_EQ(at_max.at("streams"), max);
   EXPECT_TRUE(at_max.at("held").get<bool>());
   EXPECT_GE(num(at_max, "seconds"), hold - 0.1);
@@ -138,8 +143,9 @@ TEST_F(BenchStreams, ShortRunReportsConsistentNumbers) {
   ASSERT_TRUE(j["runs"].contains("motion")) << j.dump(2);
   const json& decode = j["runs"]["decode"];
   const json& motion = j["runs"]["motion"];
-  check_ramp(decode, 2, 2);
-  check_ramp(motion, 2, 2);
+  const int cores = j["machine"]["cores"].get<int>();
+  check_ramp(decode, 2, 2, cores);
+  check_ramp(motion, 2, 2, cores);
   EXPECT_EQ(j["decode_max"], decode["max"]);
   EXPECT_EQ(j["pipeline_max"], motion["max"]);
   const int dmax = j["decode_max"].get<int>(), pmax = j["pipeline_max"].get<int>();
@@ -151,6 +157,11 @@ TEST_F(BenchStreams, ShortRunReportsConsistentNumbers) {
   if (pmax > 0) {
     const json& at_max = motion["at_max"];
     EXPECT_EQ(j["cpu_cores_per_stream"], at_max["cpu_cores_per_stream"]);
+    if (dmax > 0 && num(at_max, "cpu_cores_per_stream") > 0) {
+      const double want =
+          num(decode["at_max"], "cpu_cores_per_stream") / num(at_max, "cpu_cores_per_stream");
+      EXPECT_NEAR(num(j, "cpu_ratio"), want, 0.01 * want);
+    }
     EXPECT_EQ(j["rss_mb_per_stream"], at_max["rss_mb_per_stream"]);
     EXPECT_EQ(j["latency_ms"]["at_max"]["streams"], pmax);
     EXPECT_EQ(j["latency_ms"]["at_max"]["frame"], at_max["frame_latency_ms"]);

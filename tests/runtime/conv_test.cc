@@ -260,6 +260,11 @@ TEST(RuntimeFusion, ActivationsBecomePostOps) {
        [](double v) { return v > 0 ? v : 0.2 * v; }},
       {"Sigmoid", [](GraphBuilder& g, const std::string& y) { return g.node("Sigmoid", {y})[0]; },
        [](double v) { return 1 / (1 + std::exp(-v)); }},
+      {"HardSigmoid",  // two oneDNN post-ops: linear, then clip
+       [](GraphBuilder& g, const std::string& y) {
+         return g.node("HardSigmoid", {y}, {A::f("alpha", 0.25f), A::f("beta", 0.4f)})[0];
+       },
+       [](double v) { return std::clamp(0.25 * v + 0.4, 0.0, 1.0); }},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -320,6 +325,22 @@ TEST(RuntimeFusion, ZeroPadFoldsIntoConvPadding) {
   expect_near(g.run()[0], conv_ref(x, w, nullptr, {1, 1}, {2, 2, 2, 2}, {1, 1}, 1), 1e-4f, 1e-4f,
               "Pad+Conv");
   EXPECT_EQ(layer_ops(g), (std::vector<std::string>{"Conv"}));
+}
+
+TEST(RuntimeConv, ThreadCountsAgree) {
+  const HostTensor x = random({2, 32, 24, 24}, -1, 1, 35),
+                   w = random({48, 32, 3, 3}, -0.5f, 0.5f, 36);
+  GraphBuilder g;
+  g.output(g.node("Relu", {g.node("Conv", {g.input(x), g.constant(w)},
+                                  {A::is("pads", {1, 1, 1, 1}), A::is("strides", {2, 2})})[0]})[0]);
+  const auto one = g.run(1), two = g.run(2);
+  ASSERT_EQ(one.size(), 1u);
+  ASSERT_EQ(two.size(), 1u);
+  expect_near(two[0], one[0], 1e-5f, 1e-5f, "2 threads vs 1");
+  expect_near(one[0],
+              map(conv_ref(x, w, nullptr, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1),
+                  [](double v) { return std::max(v, 0.0); }),
+              1e-4f, 1e-4f, "vs reference");
 }
 
 }  // namespace
