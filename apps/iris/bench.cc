@@ -46,6 +46,17 @@ const char kBenchUsage[] =
     "Exit status: 0 when every combination ran or is n/a, 1 when the model failed to load or\n"
     "run, 2 for bad arguments.\n";
 
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+  }
+  return "unknown";
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -302,17 +313,6 @@ Row bench_row(const infer::LoadedModel& model, const std::vector<int64_t>& sampl
   std::sort(row.ms.begin(), row.ms.end());
   row.status = "ok";
   return row;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
-    const size_t colon = line.find(':');
-    if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
-  }
-  return "unknown";
 }
 
 double rounded(double v) { return std::round(v * 1e4) / 1e4; }

@@ -3,7 +3,6 @@
 // raised through Engine::add_stream while the others run, until frames drop, and the highest N
 // that holds a window with zero drops is reported with CPU, RSS and latency per stream. The
 // decode-only count of the same run is the yardstick the pipeline's count is compared with.
-#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -275,17 +274,6 @@ std::vector<double> load_average() {
   return out;
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
-    const size_t colon = line.find(':');
-    if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
-  }
-  return "unknown";
-}
-
 double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -523,13 +511,9 @@ class Bench {
   // Adds or removes streams (the newest go first) until `n` of `run` run. New streams start
   // spread over one GOP, so that they do not decode their key frames in step.
   Status set_count(const std::string& run, int n) {
-    if (static_cast<int>(names_.size()) > n) {
-      while (static_cast<int>(names_.size()) > n) {
-        if (Status s = engine_.remove_stream(names_.back()); !s) return s;
-        names_.pop_back();
-      }
-      // glibc keeps what the removed streams freed; without this, RSS would still count them.
-      malloc_trim(0);
+    while (static_cast<int>(names_.size()) > n) {
+      if (Status s = engine_.remove_stream(names_.back()); !s) return s;
+      names_.pop_back();
     }
     const int adding = n - static_cast<int>(names_.size());
     const double gop = clip_.seconds / std::max(1, clip_.key_frames);

@@ -24,6 +24,13 @@ int bench_streams_main(const Args& args);  // `iris bench streams`, dispatched b
 int profile_main(const Args& args);
 int serve_main(const Args& args);
 
+// Shared by the subcommands (defined in run.cc and bench.cc).
+// SIGINT and SIGTERM ask the command to stop (stop_requested() turns true); a second one exits.
+void catch_stop_signals();
+bool stop_requested();
+// The CPU's model name from /proc/cpuinfo, for benchmark reports.
+std::string cpu_model();
+
 extern const char kRunUsage[];
 extern const char kValidateUsage[];
 extern const char kEvalUsage[];

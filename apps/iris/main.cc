@@ -30,7 +30,8 @@ void print_help() {
   for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
   std::printf(
       "  %-10s show a command's options\n\n"
-      "Run `iris help <command>` for details. Docs: docs/config.md, docs/events.md, docs/serve.md\n",
+      "Run `iris help <command>` for details. Docs: docs/config.md, docs/events.md, "
+      "docs/serve.md\n",
       "help");
 }
 

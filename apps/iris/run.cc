@@ -35,6 +35,20 @@ void on_signal(int) {
   if (g_signals.fetch_add(1) >= 1) _exit(130);  // second signal: the user insists
 }
 
+}  // namespace
+
+void catch_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+bool stop_requested() { return g_signals.load() > 0; }
+
+namespace {
+
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -167,12 +181,7 @@ int run_main(const Args& args) {
     return 1;
   }
 
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-
+  catch_stop_signals();
   const bool tty = !quiet && isatty(STDERR_FILENO);
   const double t0 = now_s();
   log::info("running " + std::to_string(spec->streams.size()) + " stream(s) from " + config);
@@ -181,7 +190,7 @@ int run_main(const Args& args) {
   int64_t last_frames = 0;
   double last_t = t0;
   while (!(*engine)->wait_for(std::chrono::milliseconds(250))) {
-    if (g_signals.load() > 0 && !stopping) {
+    if (stop_requested() && !stopping) {
       stopping = true;
       log::info("stopping: finishing frames in flight, flushing events and videos");
       (*engine)->request_stop();

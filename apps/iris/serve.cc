@@ -1,7 +1,5 @@
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,12 +36,6 @@ const char kServeUsage[] =
     "  --quiet             warnings and errors only\n";
 
 namespace {
-
-std::atomic<int> g_signals{0};
-
-void on_signal(int) {
-  if (g_signals.fetch_add(1) >= 1) _exit(130);
-}
 
 // The number after `flag`, in [lo, hi]; prints the problem and returns nullopt otherwise.
 std::optional<double> number_arg(const Args& args, size_t* i, double lo, double hi) {
@@ -121,11 +113,7 @@ int serve_main(const Args& args) {
     std::fprintf(stderr, "iris serve: %s\n", server.status().message().c_str());
     return 1;
   }
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  catch_stop_signals();
   // The port goes to stdout, on a line of its own, for whoever started us with --port 0.
   std::printf("iris serve: listening on http://%s:%d (state: %s)\n", options.http.bind.c_str(),
               (*server)->port(), (*server)->state_path().c_str());
@@ -136,7 +124,7 @@ int serve_main(const Args& args) {
               " without a token: anyone who reaches it can add streams and read frames; give "
               "--token or IRIS_TOKEN");
   }
-  while (g_signals.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   log::info("stopping: closing the HTTP server, finishing frames in flight, flushing events");
   server->reset();
   return 0;

@@ -57,4 +57,10 @@ Result<std::string> read_file(const std::string& path) {
   return text.str();
 }
 
+std::string seconds_text(double seconds) {
+  std::ostringstream out;
+  out << seconds << " s";
+  return out.str();
+}
+
 }  // namespace iris

@@ -23,6 +23,8 @@ bool parse_finite(std::string_view s, double* out);
 // "640x480": the whole of `s` is a width and a height, whole numbers that fit an int, joined by
 // 'x'. The caller checks their range.
 bool parse_size(std::string_view s, int* width, int* height);
+// "1 s", "0.5 s": a duration in a message, as a person writes it.
+std::string seconds_text(double seconds);
 // The file's bytes; errors name the file and the system's reason.
 Result<std::string> read_file(const std::string& path);
 

@@ -57,7 +57,12 @@ class Backend {
   virtual Result<std::shared_ptr<const LoadedModel>> load(const ModelSpec& spec) = 0;
 };
 
-// "opencv" (OpenCV dnn, CPU) or "iris" (the iris runtime, src/runtime/). Unknown names are an error listing the known ones.
+// "opencv" (OpenCV dnn, CPU) or "iris" (the iris runtime, src/runtime/). Unknown names are an error
+// listing the known ones.
 Result<std::unique_ptr<Backend>> make_backend(const std::string& name);
+
+// What iris asks of every model, checked by each backend at load: exactly one input (the image),
+// with a batch of 1 or a free batch. Sets info->max_batch. `label` names the model.
+Status check_image_input(const std::string& label, ModelInfo* info);
 
 }  // namespace iris::infer

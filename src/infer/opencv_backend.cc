@@ -244,22 +244,7 @@ class OpenCvBackend : public Backend {
     std::set<std::string> ops;
     for (const auto& n : onnx.nodes) ops.insert(n.op_type);
     info.op_types.assign(ops.begin(), ops.end());
-    if (info.inputs.size() != 1) {
-      const std::string names =
-          join(info.inputs, ", ", [](const TensorInfo& i) -> const std::string& { return i.name; });
-      return Status::error(file_label(path) + " has " + std::to_string(info.inputs.size()) +
-                           " inputs (" + names +
-                           "); iris feeds exactly one image input; fix: re-export the model "
-                           "with the other inputs folded into constants");
-    }
-    const auto& shape = info.inputs[0].shape;
-    const int64_t batch = shape.empty() ? -1 : shape[0];
-    if (batch > 1) {
-      return Status::error(file_label(path) + ": input '" + info.inputs[0].name + "' " +
-                           shape_string(shape) + " has a fixed batch of " + std::to_string(batch) +
-                           "; fix: re-export it with batch 1 or a dynamic batch axis");
-    }
-    info.max_batch = batch == 1 ? 1 : 0;
+    if (Status s = check_image_input(file_label(path), &info); !s) return s;
     return info;
   }
 };

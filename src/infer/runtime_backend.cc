@@ -188,27 +188,12 @@ class RuntimeBackend : public Backend {
     }
     info.opset = g.opset;
     info.op_types = g.op_types();
-    if (info.inputs.size() != 1) {
-      const std::string names =
-          join(info.inputs, ", ", [](const TensorInfo& i) -> const std::string& { return i.name; });
-      return Status::error(file_label(path) + " has " + std::to_string(info.inputs.size()) +
-                           " inputs (" + names +
-                           "); iris feeds exactly one image input; fix: re-export the model "
-                           "with the other inputs folded into constants");
-    }
+    if (Status s = check_image_input(file_label(path), &info); !s) return s;
     if (g.values[g.inputs[0]].dtype != runtime::DType::kFloat32) {
       return Status::error(file_label(path) + ": input '" + info.inputs[0].name +
                            "' is not float; iris feeds float images; fix: re-export the model "
                            "with a float input");
     }
-    const auto& shape = info.inputs[0].shape;
-    const int64_t batch = shape.empty() ? -1 : shape[0];
-    if (batch > 1) {
-      return Status::error(file_label(path) + ": input '" + info.inputs[0].name + "' " +
-                           shape_string(shape) + " has a fixed batch of " + std::to_string(batch) +
-                           "; fix: re-export it with batch 1 or a dynamic batch axis");
-    }
-    info.max_batch = batch == 1 ? 1 : 0;
     return info;
   }
 };

@@ -1,5 +1,7 @@
 #include "pipeline/engine.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <future>
@@ -7,6 +9,7 @@
 #include <thread>
 
 #include "core/bounded_queue.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "video/camera.h"
 
@@ -15,10 +18,6 @@ namespace {
 
 // How long the remote sinks may go on delivering once the streams have stopped.
 constexpr std::chrono::seconds kDeliveryDrain{2};
-
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 StreamState from_link(video::LinkState s) {
   switch (s) {
@@ -130,6 +129,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const PipelineSpec& spec,
 
 Result<std::unique_ptr<Engine::Stream>> Engine::make_stream(const StreamSpec& ss) {
   video::CameraOptions co;
+  co.name = ss.name;
   co.source.url = ss.url;
   co.source.loop = ss.loop;
   co.source.realtime = ss.realtime;
@@ -215,6 +215,10 @@ Status Engine::remove_stream(const std::string& name) {
     std::lock_guard lock(streams_mu_);
     std::erase(streams_, s);
   }
+  s.reset();
+  // A stream's frames and decoder freed memory that glibc would otherwise keep at its peak;
+  // an engine whose streams come and go must not hold the high-water mark for ever.
+  malloc_trim(0);
   set_threads();
   return Status();
 }
@@ -420,7 +424,7 @@ void Engine::step(Stream* s) {
     s->busy = true;
     const double decoded = f->wall_time;
     s->worker->process(*f, [this, s, decoded] {
-      frame_latency_.add(wall_now() - decoded);
+      frame_latency_.add(wall_seconds() - decoded);
       s->busy = false;
       if (s->queue.size() > 0 || s->input_done) schedule(s);
     });
@@ -498,6 +502,7 @@ std::vector<StreamStats> Engine::stats() const {
     st.height = link.height;
     st.decode_errors = link.decode_errors;
     st.dropped = s->queue.dropped() + link.dropped;
+    st.skipped = link.dropped;
     st.reconnects = link.reconnects;
     st.counters = s->worker->counters();
     out.push_back(std::move(st));

@@ -44,7 +44,10 @@ struct StreamStats {
   int width = 0;       // of the latest frame
   int height = 0;
   uint64_t decode_errors = 0;
-  uint64_t dropped = 0;     // frames a live stream dropped because processing fell behind
+  // Frames a live stream lost because it fell behind: in processing (its frame queue kept the
+  // newest) or, for emulate_live, in decoding (`skipped`, a part of `dropped`).
+  uint64_t dropped = 0;
+  uint64_t skipped = 0;
   uint64_t reconnects = 0;  // successful reconnects
   StreamCounters counters;
 };

@@ -1,8 +1,8 @@
 #include "pipeline/stream_worker.h"
 
-#include <chrono>
 #include <filesystem>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace iris::pipeline {
@@ -238,9 +238,7 @@ void StreamWorker::deliver(events::Event& e, const Frame& frame) {
   }
   int64_t failed = 0;
   if (event_latency_) {
-    const double now =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    event_latency_->add(now - frame.wall_time);
+    event_latency_->add(wall_seconds() - frame.wall_time);
   }
   // Into the durable log first: an event a jsonl file shows is one the remote sinks will get,
   // even if iris is killed right after. append() holds this strand's pool thread for an

@@ -3,28 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <sstream>
 #include <thread>
 #include <utility>
 
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace iris::video {
-namespace {
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string seconds_text(double s) {
-  std::ostringstream out;
-  out << s << " s";
-  return out.str();
-}
-
-}  // namespace
 
 const char* link_state_name(LinkState s) {
   switch (s) {
@@ -72,13 +58,17 @@ Result<std::unique_ptr<Camera>> Camera::open(const CameraOptions& options) {
 bool Camera::stopping() const { return options_.source.stop && options_.source.stop->load(); }
 
 bool Camera::sleep(double seconds) const {
-  const int64_t until = now_ns() + static_cast<int64_t>(seconds * 1e9);
+  const int64_t until = steady_ns() + static_cast<int64_t>(seconds * 1e9);
   // Short slices: a stop request must not wait out a 30 s backoff.
-  for (int64_t left = until - now_ns(); left > 0; left = until - now_ns()) {
+  for (int64_t left = until - steady_ns(); left > 0; left = until - steady_ns()) {
     if (stopping()) return false;
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(left, 20'000'000)));
   }
   return !stopping();
+}
+
+std::string Camera::who() const {
+  return "camera '" + (options_.name.empty() ? url() : options_.name) + "'";
 }
 
 void Camera::set_state(LinkState state, const std::string& reason) {
@@ -91,7 +81,7 @@ void Camera::set_state(LinkState state, const std::string& reason) {
   }
   if (state == was) return;
   const std::string line =
-      "camera '" + url() + "': " + link_state_name(state) + (reason.empty() ? "" : ": " + reason);
+      who() + ": " + link_state_name(state) + (reason.empty() ? "" : ": " + reason);
   if (state == LinkState::kFailed) {
     log::error(line);
   } else if (state == LinkState::kReconnecting) {
@@ -109,7 +99,7 @@ Status Camera::give_up(const std::string& reason) {
   const std::string why =
       "gave up after " + std::to_string(failures_) + " failed attempts: " + reason;
   set_state(LinkState::kFailed, why);
-  return Status::error("camera '" + url() + "': " + why);
+  return Status::error(who() + ": " + why);
 }
 
 Status Camera::connect() {
@@ -180,7 +170,7 @@ Frame Camera::deliver(Frame f) {
   bool was_stalled;
   {
     std::lock_guard lock(mu_);
-    last_frame_ns_ = now_ns();
+    last_frame_ns_ = steady_ns();
     status_.width = f.width();
     status_.height = f.height();
     info_.width = f.width();
@@ -188,7 +178,7 @@ Frame Camera::deliver(Frame f) {
     was_stalled = std::exchange(stall_logged_, false);
   }
   // A stall is only seen (and logged) by status(): the state itself stayed live.
-  if (was_stalled) log::info("camera '" + url() + "': live again");
+  if (was_stalled) log::info(who() + ": live again");
   set_state(LinkState::kLive, "");
   return f;
 }
@@ -243,12 +233,12 @@ LinkStatus Camera::status() const {
     s.dropped += source_->dropped();
   }
   if (s.state == LinkState::kLive && live_ &&
-      now_ns() - last_frame_ns_ > static_cast<int64_t>(options_.stall_after * 1e9)) {
+      steady_ns() - last_frame_ns_ > static_cast<int64_t>(options_.stall_after * 1e9)) {
     s.state = LinkState::kStalled;
     s.reason = "no frame for " + seconds_text(options_.stall_after);
     if (!stall_logged_) {
       stall_logged_ = true;
-      log::warn("camera '" + url() + "': stalled: " + s.reason);
+      log::warn(who() + ": stalled: " + s.reason);
     }
   }
   return s;

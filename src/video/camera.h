@@ -34,6 +34,7 @@ struct ReconnectPolicy {
 };
 
 struct CameraOptions {
+  std::string name;      // what logs call it (a stream name); the URL when empty
   SourceOptions source;  // source.stop aborts every wait, including backoff sleeps
   ReconnectPolicy reconnect;
   // Seconds without a frame before a live camera reads `stalled` (it reconnects at
@@ -83,6 +84,8 @@ class Camera {
  private:
   explicit Camera(CameraOptions options);
   bool stopping() const;
+  // "camera 'NAME'" or "camera 'URL'", for logs and errors.
+  std::string who() const;
   // Sleeps, waking early when stop is set; false if it was.
   bool sleep(double seconds) const;
   // One connect attempt, after the backoff delay a retry waits.

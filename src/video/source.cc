@@ -4,7 +4,6 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
-#include <sstream>
 #include <thread>
 
 extern "C" {
@@ -16,6 +15,8 @@ extern "C" {
 
 #include <opencv2/imgproc.hpp>
 
+#include "core/clock.h"
+#include "core/text.h"
 #include "video/av_error.h"
 
 namespace iris::video {
@@ -23,23 +24,6 @@ namespace {
 
 constexpr int kMaxConsecutiveErrors = 200;  // corrupt packets tolerated in a row
 constexpr int kMaxUntimedDrops = 8;         // a camera's leading frames without a timestamp dropped
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// "1 s", "0.5 s": durations in messages as a person writes them.
-std::string seconds_text(double s) {
-  std::ostringstream out;
-  out << s << " s";
-  return out.str();
-}
-
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 bool luma_first(AVPixelFormat f) {
   const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(f);
@@ -146,12 +130,12 @@ Source::~Source() {
 
 void Source::arm(double seconds) {
   constexpr double kMaxSeconds = 1e6;  // keeps the nanosecond deadline far from overflow
-  deadline_ns_ = now_ns() + static_cast<int64_t>(std::min(seconds, kMaxSeconds) * 1e9);
+  deadline_ns_ = steady_ns() + static_cast<int64_t>(std::min(seconds, kMaxSeconds) * 1e9);
 }
 
 int Source::interrupt_cb(void* opaque) {
   auto* self = static_cast<Source*>(opaque);
-  return self->stopping() || now_ns() > self->deadline_ns_.load() ? 1 : 0;
+  return self->stopping() || steady_ns() > self->deadline_ns_.load() ? 1 : 0;
 }
 
 Result<std::unique_ptr<Source>> Source::open(const SourceOptions& options) {
@@ -189,7 +173,7 @@ Status Source::open_input() {
                                    : "check the path and that it is a readable video file";
     // Past the deadline, whatever FFmpeg made of the cut-off exchange, the cause is the silence.
     const bool timed_out =
-        rc == AVERROR_EXIT || rc == AVERROR(ETIMEDOUT) || now_ns() > deadline_ns_.load();
+        rc == AVERROR_EXIT || rc == AVERROR(ETIMEDOUT) || steady_ns() > deadline_ns_.load();
     if (timed_out && !stopping()) {
       return Status::error("cannot open '" + url + "': no answer within " +
                            seconds_text(options_.timeout) + "; " + hint);
@@ -255,12 +239,12 @@ void Source::pace(double pts) {
   if (!paced_) return;
   if (pace_start_pts_ < 0) {
     pace_start_pts_ = pts;
-    pace_start_ns_ = now_ns();
+    pace_start_ns_ = steady_ns();
     return;
   }
   const int64_t due = pace_start_ns_ + static_cast<int64_t>((pts - pace_start_pts_) * 1e9);
   // Sleep in short slices so that a stop request is honoured quickly.
-  for (int64_t left = due - now_ns(); left > 0 && !stopping(); left = due - now_ns()) {
+  for (int64_t left = due - steady_ns(); left > 0 && !stopping(); left = due - steady_ns()) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(left, 50'000'000)));
   }
 }
@@ -282,7 +266,7 @@ bool Source::skip_late(const AVPacket* p) {
   }
   // A server buffers about a GOP for a client; behind by more, the client loses the backlog and
   // resumes at a key frame, the first point it can decode from.
-  const double lag = (now_ns() - pace_start_ns_) * 1e-9 - (t - pace_start_pts_);
+  const double lag = (steady_ns() - pace_start_ns_) * 1e-9 - (t - pace_start_pts_);
   const double limit = std::max(1.0, gop_);
   if (lag > limit) skipping_ = true;
   if (skipping_ && key && lag <= limit) skipping_ = false;
@@ -347,7 +331,7 @@ Source::Decoded Source::receive(std::optional<Frame>* out) {
   f.picture = std::make_shared<AvPicture>(frame_);
   av_frame_unref(frame_);
   pace(t);
-  f.wall_time = wall_now();
+  f.wall_time = wall_seconds();
   *out = std::move(f);
   return Decoded::kFrame;
 }

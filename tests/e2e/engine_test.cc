@@ -326,7 +326,9 @@ TEST(Engine, StreamWhoseFrameSizeChangesKeepsNormalizedZonesWorking) {
   for (const std::string& line : testing::read_lines(dir.file("events.jsonl"))) {
     const auto e = nlohmann::json::parse(line);
     if (e["type"] == "zone_enter") enters.push_back(e["frame"].get<int>());
-    if (e["frame"].get<int>() >= 30) EXPECT_LE(e["box"][2].get<double>(), 160.0) << line;
+    if (e["frame"].get<int>() >= 30) {
+      EXPECT_LE(e["box"][2].get<double>(), 160.0) << line;
+    }
   }
   ASSERT_EQ(enters.size(), 2u);
   EXPECT_LT(enters[0], 30);
