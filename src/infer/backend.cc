@@ -13,6 +13,32 @@ Result<std::unique_ptr<Backend>> make_backend(const std::string& name) {
   return Status::error("unknown backend '" + name + "'; fix: use one of: opencv, iris");
 }
 
+std::string model_label(const std::string& path) { return "model '" + path + "'"; }
+
+Status check_input(const std::string& label, const TensorInfo& in, int max_batch,
+                   const Tensor& input) {
+  const std::string where = label + ": input tensor " + shape_string(input.shape);
+  if (input.shape.empty() || input.shape[0] < 1) {
+    return Status::error(where + " has no batch dimension");
+  }
+  if (max_batch > 0 && input.shape[0] > max_batch) {
+    return Status::error(where + " has a batch of " + std::to_string(input.shape[0]) +
+                         " but the model accepts at most " + std::to_string(max_batch));
+  }
+  bool fits = in.shape.empty() || in.shape.size() == input.shape.size();
+  for (size_t i = 1; fits && i < in.shape.size(); ++i) {
+    fits = in.shape[i] < 0 || in.shape[i] == input.shape[i];
+  }
+  if (!fits) {
+    return Status::error(where + " does not fit the model's input '" + in.name + "' " +
+                         shape_string(in.shape));
+  }
+  if (static_cast<int64_t>(input.data.size()) != input.element_count()) {
+    return Status::error(where + " holds " + std::to_string(input.data.size()) + " values");
+  }
+  return Status();
+}
+
 Status check_image_input(const std::string& label, ModelInfo* info) {
   if (info->inputs.size() != 1) {
     const std::string names =

@@ -61,6 +61,15 @@ class Backend {
 // listing the known ones.
 Result<std::unique_ptr<Backend>> make_backend(const std::string& name);
 
+// "model 'PATH'", how messages name a model.
+std::string model_label(const std::string& path);
+
+// `input` against the model's declared input `in` (an empty shape: unknown): a batch within
+// max_batch (0: any), the fixed dims equal, as many values as the shape says. `label` names the
+// model.
+Status check_input(const std::string& label, const TensorInfo& in, int max_batch,
+                   const Tensor& input);
+
 // What iris asks of every model, checked by each backend at load: exactly one input (the image),
 // with a batch of 1 or a free batch. Sets info->max_batch. `label` names the model.
 Status check_image_input(const std::string& label, ModelInfo* info);

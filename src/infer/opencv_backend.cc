@@ -15,8 +15,6 @@ namespace {
 // OpenCV 4.6 imports most ops up to this opset; newer exports are where unsupported ops come from.
 constexpr int kOpenCvMaxOpset = 12;
 
-std::string file_label(const std::string& path) { return "model '" + path + "'"; }
-
 std::string reexport_fix(int64_t opset) {
   return "fix: re-export the model with opset <= " + std::to_string(kOpenCvMaxOpset) +
          (opset > kOpenCvMaxOpset ? " (it has opset " + std::to_string(opset) + ")" : "") +
@@ -66,7 +64,7 @@ Status import_error(const std::string& path, const cv::Exception& e, const OnnxS
   std::string what = op.empty() ? "OpenCV dnn 4.6 cannot import it"
                                 : "OpenCV dnn 4.6 cannot import node " + node_label(layer, onnx) +
                                       " (op " + op + ")";
-  return Status::error(file_label(path) + ": " + what + ": " + opencv_reason(e) + "; " +
+  return Status::error(model_label(path) + ": " + what + ": " + opencv_reason(e) + "; " +
                        reexport_fix(onnx.opset));
 }
 
@@ -125,38 +123,13 @@ class OpenCvModel : public LoadedModel, public std::enable_shared_from_this<Open
   std::vector<std::string> output_names_;
 };
 
-// `input` against the model's declared input `in`: a batch within max_batch, the fixed dims equal.
-Status check_input(const TensorInfo& in, int max_batch, const Tensor& input,
-                   const std::string& path) {
-  const std::string where = file_label(path) + ": input tensor " + shape_string(input.shape);
-  if (input.shape.empty() || input.shape[0] < 1) {
-    return Status::error(where + " has no batch dimension");
-  }
-  if (max_batch > 0 && input.shape[0] > max_batch) {
-    return Status::error(where + " has a batch of " + std::to_string(input.shape[0]) +
-                         " but the model accepts at most " + std::to_string(max_batch));
-  }
-  bool fits = in.shape.empty() || in.shape.size() == input.shape.size();
-  for (size_t i = 1; fits && i < in.shape.size(); ++i) {
-    fits = in.shape[i] < 0 || in.shape[i] == input.shape[i];
-  }
-  if (!fits) {
-    return Status::error(where + " does not fit the model's input '" + in.name + "' " +
-                         shape_string(in.shape));
-  }
-  if (static_cast<int64_t>(input.data.size()) != input.element_count()) {
-    return Status::error(where + " holds " + std::to_string(input.data.size()) + " values");
-  }
-  return {};
-}
-
 // OpenCV drops or keeps a model's batch dimension as the graph says; the Backend contract puts
 // the batch first in every output.
 Result<std::vector<int64_t>> batch_first(const cv::Mat& m, const TensorInfo& declared,
                                          int64_t batch, const std::string& path) {
   std::vector<int64_t> shape(m.size.p, m.size.p + m.dims);
   if (m.empty()) {
-    return Status::error(file_label(path) + ": output '" + declared.name + "' came back empty");
+    return Status::error(model_label(path) + ": output '" + declared.name + "' came back empty");
   }
   const auto& d = declared.shape;
   const bool has_batch = d.empty() ? shape[0] == batch : d.size() >= 2 && (d[0] == -1 || d[0] == 1);
@@ -167,7 +140,7 @@ Result<std::vector<int64_t>> batch_first(const cv::Mat& m, const TensorInfo& dec
     shape.insert(shape.begin(), 1);
     return shape;
   }
-  return Status::error(file_label(path) + ": output '" + declared.name + "' has shape " +
+  return Status::error(model_label(path) + ": output '" + declared.name + "' has shape " +
                        shape_string(shape) + " for a batch of " + std::to_string(batch) +
                        "; iris needs the batch as its first dimension; fix: re-export the "
                        "model with a dynamic batch axis, or use max_batch: 1");
@@ -175,7 +148,8 @@ Result<std::vector<int64_t>> batch_first(const cv::Mat& m, const TensorInfo& dec
 
 Result<std::vector<Tensor>> OpenCvContext::infer(const Tensor& input) {
   const ModelInfo& info = model_->info();
-  if (Status s = check_input(info.inputs[0], info.max_batch, input, model_->path()); !s.ok()) {
+  if (Status s = check_input(model_label(model_->path()), info.inputs[0], info.max_batch, input);
+      !s) {
     return s;
   }
   std::vector<int> sizes(input.shape.begin(), input.shape.end());
@@ -187,7 +161,7 @@ Result<std::vector<Tensor>> OpenCvContext::infer(const Tensor& input) {
     net_.setInput(blob, info.inputs[0].name);
     net_.forward(outs, model_->output_names());
   } catch (const cv::Exception& e) {
-    return Status::error(file_label(model_->path()) + ": OpenCV dnn failed to run it on input " +
+    return Status::error(model_label(model_->path()) + ": OpenCV dnn failed to run it on input " +
                          shape_string(input.shape) + ": " + opencv_reason(e) + "; " +
                          reexport_fix(model_->opset()));
   }
@@ -211,19 +185,19 @@ class OpenCvBackend : public Backend {
     const std::string& path = spec.path;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) {
-      return Status::error(file_label(path) +
+      return Status::error(model_label(path) +
                            " does not exist or is not a file; fix: check the "
                            "model's path (models shipped with iris come from "
                            "scripts/fetch_models.sh)");
     }
     auto bytes = read_file(path);
     if (!bytes.ok()) {
-      return Status::error(file_label(path) + " could not be opened; fix: make it readable");
+      return Status::error(model_label(path) + " could not be opened; fix: make it readable");
     }
 
     auto onnx = read_onnx(*bytes);
     if (!onnx.ok()) {
-      return Status::error(file_label(path) + " is not an ONNX model (" + onnx.status().message() +
+      return Status::error(model_label(path) + " is not an ONNX model (" + onnx.status().message() +
                            "); fix: point the model's path at an .onnx file");
     }
     auto info = model_info(path, *onnx);
@@ -244,7 +218,7 @@ class OpenCvBackend : public Backend {
     std::set<std::string> ops;
     for (const auto& n : onnx.nodes) ops.insert(n.op_type);
     info.op_types.assign(ops.begin(), ops.end());
-    if (Status s = check_image_input(file_label(path), &info); !s) return s;
+    if (Status s = check_image_input(model_label(path), &info); !s) return s;
     return info;
   }
 };

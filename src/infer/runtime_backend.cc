@@ -17,8 +17,6 @@
 namespace iris::infer {
 namespace {
 
-std::string file_label(const std::string& path) { return "model '" + path + "'"; }
-
 struct PlanKey {
   std::vector<int64_t> shape;
   int threads;
@@ -59,31 +57,6 @@ class RuntimeModel : public LoadedModel, public std::enable_shared_from_this<Run
   mutable std::map<PlanKey, std::shared_ptr<const runtime::Model>> plans_;
 };
 
-// `input` against the declared input `in`: a batch within max_batch, the fixed dims equal.
-Status check_input(const TensorInfo& in, int max_batch, const Tensor& input,
-                   const std::string& path) {
-  const std::string where = file_label(path) + ": input tensor " + shape_string(input.shape);
-  if (input.shape.empty() || input.shape[0] < 1) {
-    return Status::error(where + " has no batch dimension");
-  }
-  if (max_batch > 0 && input.shape[0] > max_batch) {
-    return Status::error(where + " has a batch of " + std::to_string(input.shape[0]) +
-                         " but the model accepts at most " + std::to_string(max_batch));
-  }
-  bool fits = in.shape.size() == input.shape.size();
-  for (size_t i = 1; fits && i < in.shape.size(); ++i) {
-    fits = in.shape[i] < 0 || in.shape[i] == input.shape[i];
-  }
-  if (!fits) {
-    return Status::error(where + " does not fit the model's input '" + in.name + "' " +
-                         shape_string(in.shape));
-  }
-  if (static_cast<int64_t>(input.data.size()) != input.element_count()) {
-    return Status::error(where + " holds " + std::to_string(input.data.size()) + " values");
-  }
-  return {};
-}
-
 class RuntimeContext : public Context {
  public:
   RuntimeContext(std::shared_ptr<const RuntimeModel> model, int threads)
@@ -91,7 +64,8 @@ class RuntimeContext : public Context {
 
   Result<std::vector<Tensor>> infer(const Tensor& input) override {
     const ModelInfo& info = model_->info();
-    if (Status s = check_input(info.inputs[0], info.max_batch, input, model_->path()); !s.ok()) {
+    if (Status s = check_input(model_label(model_->path()), info.inputs[0], info.max_batch, input);
+        !s) {
       return s;
     }
     auto it = contexts_.find(input.shape);
@@ -114,8 +88,9 @@ class RuntimeContext : public Context {
       r.shape = t.shape;
       if (r.shape.empty() || r.shape[0] != batch) {
         if (batch != 1) {
-          return Status::error(file_label(model_->path()) + ": output '" + r.name + "' has shape " +
-                               shape_string(r.shape) + " for a batch of " + std::to_string(batch) +
+          return Status::error(model_label(model_->path()) + ": output '" + r.name +
+                               "' has shape " + shape_string(r.shape) + " for a batch of " +
+                               std::to_string(batch) +
                                "; iris needs the batch as its first dimension; fix: re-export "
                                "the model with a dynamic batch axis, or use max_batch: 1");
         }
@@ -188,9 +163,9 @@ class RuntimeBackend : public Backend {
     }
     info.opset = g.opset;
     info.op_types = g.op_types();
-    if (Status s = check_image_input(file_label(path), &info); !s) return s;
+    if (Status s = check_image_input(model_label(path), &info); !s) return s;
     if (g.values[g.inputs[0]].dtype != runtime::DType::kFloat32) {
-      return Status::error(file_label(path) + ": input '" + info.inputs[0].name +
+      return Status::error(model_label(path) + ": input '" + info.inputs[0].name +
                            "' is not float; iris feeds float images; fix: re-export the model "
                            "with a float input");
     }
