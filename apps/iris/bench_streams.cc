@@ -290,32 +290,21 @@ double rounded(double v, int decimals = 4) {
 
 // ---- Measuring a window ----
 
-using Buckets = std::array<uint64_t, Histogram::kBuckets>;
+using Buckets = Histogram::Buckets;
 
 struct Latency {
   uint64_t count = 0;
   double p50_ms = 0, p99_ms = 0;
 };
 
-// Quantiles of what a histogram gained between two readings, with Histogram::quantile's meaning
-// (the upper edge of the bucket the quantile falls in). The Engine's histograms run for the
+// Quantiles of what a histogram gained between two readings. The Engine's histograms run for the
 // process's life; windows are their differences.
 Latency latency_between(const Buckets& before, const Buckets& after) {
   Buckets d{};
   Latency l;
   for (int i = 0; i < Histogram::kBuckets; ++i) l.count += d[i] = after[i] - before[i];
-  auto quantile = [&](double q) {
-    uint64_t seen = 0;
-    for (int i = 0; i < Histogram::kBuckets; ++i) {
-      seen += d[i];
-      if (seen > 0 && static_cast<double>(seen) >= q * static_cast<double>(l.count)) {
-        return Histogram::upper_edge(i) * 1000;
-      }
-    }
-    return 0.0;
-  };
-  l.p50_ms = quantile(0.5);
-  l.p99_ms = quantile(0.99);
+  l.p50_ms = Histogram::quantile(d, 0.5) * 1000;
+  l.p99_ms = Histogram::quantile(d, 0.99) * 1000;
   return l;
 }
 
@@ -623,6 +612,15 @@ class Bench {
 struct Report {
   std::optional<Ramp> decode, pipeline;  // pipeline unset for --pipeline decode
   std::optional<Window> soak;
+
+  // The ramps that ran, decode first.
+  std::vector<const Ramp*> ramps() const {
+    std::vector<const Ramp*> out;
+    for (const auto* r : {&decode, &pipeline}) {
+      if (*r) out.push_back(&**r);
+    }
+    return out;
+  }
 };
 
 // The ramp of the chosen pipeline: decode's own when the pipeline is decode.
@@ -725,8 +723,7 @@ void print_json(const StreamsArgs& a, const Clip& clip, const Report& r,
   }
   j["latency_ms"] = lat;
   j["runs"] = nlohmann::ordered_json::object();
-  if (r.decode) j["runs"][kDecode] = ramp_json(*r.decode);
-  if (r.pipeline) j["runs"][a.pipeline] = ramp_json(*r.pipeline);
+  for (const Ramp* ramp : r.ramps()) j["runs"][ramp->name] = ramp_json(*ramp);
   j["soak"] = r.soak ? soak_json(*r.soak) : nlohmann::ordered_json();
   std::printf("%s\n", j.dump(2).c_str());
 }
@@ -750,8 +747,7 @@ void print_table(const StreamsArgs& a, const Clip& clip, const Report& r,
                     fixed(w->frame_latency.p50_ms, 2), fixed(w->frame_latency.p99_ms, 2),
                     fixed(w->event_latency.p50_ms, 2), fixed(w->event_latency.p99_ms, 2)});
   };
-  for (const auto* ramp : {r.decode ? &*r.decode : nullptr, r.pipeline ? &*r.pipeline : nullptr}) {
-    if (!ramp) continue;
+  for (const Ramp* ramp : r.ramps()) {
     if (!ramp->at_max) rows.push_back({ramp->name + " max", "0", "", "", "", "", "", "", ""});
     add(ramp->name + " max", ramp->at_max);
     add(ramp->name + " 80%", ramp->at_80);
@@ -781,8 +777,8 @@ void print_table(const StreamsArgs& a, const Clip& clip, const Report& r,
     std::printf("\n%s max / decode max: %d / %d = %.3f\n", a.pipeline.c_str(), p->max,
                 r.decode->max, static_cast<double>(p->max) / r.decode->max);
   }
-  for (const auto* ramp : {r.decode ? &*r.decode : nullptr, r.pipeline ? &*r.pipeline : nullptr}) {
-    if (const auto projected = ramp ? projected_max(*ramp) : std::nullopt) {
+  for (const Ramp* ramp : r.ramps()) {
+    if (const auto projected = projected_max(*ramp)) {
       std::printf("%s: %.0f streams projected for %u idle cores at %.4f cores per stream\n",
                   ramp->name.c_str(), *projected, cores(), ramp->at_max->cpu_per_stream());
     }

@@ -1,7 +1,6 @@
 // iris profile: where a model's time goes on the iris runtime. Per layer of the compiled plan
 // (after folding and fusion): time, share, GFLOP/s and the oneDNN kernel that runs it.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "apps/iris/commands.h"
+#include "core/clock.h"
 #include "core/text.h"
 #include "runtime/model.h"
 
@@ -45,11 +45,18 @@ struct ProfileArgs {
   bool json = false;
 };
 
-std::optional<int> whole(const std::string& text, int lo, int hi) {
-  int64_t v = 0;
-  if (!parse_int(text, &v) || v < lo || v > hi) return std::nullopt;
-  return static_cast<int>(v);
-}
+// The options that take a whole number, and its range.
+struct NumberOption {
+  const char* flag;
+  int ProfileArgs::*field;
+  int lo, hi;
+};
+constexpr NumberOption kNumberOptions[] = {
+    {"--threads", &ProfileArgs::threads, 1, 256},
+    {"--batch", &ProfileArgs::batch, 1, 1000000},
+    {"--repeat", &ProfileArgs::repeat, 1, 1000000},
+    {"--warmup", &ProfileArgs::warmup, 0, 1000000},
+};
 
 std::optional<ProfileArgs> parse(const Args& args) {
   ProfileArgs a;
@@ -69,18 +76,16 @@ std::optional<ProfileArgs> parse(const Args& args) {
       continue;
     }
     const std::string value = i + 1 < args.size() ? args[i + 1] : "";
-    const char* want = nullptr;
-    if (flag == "--threads" || flag == "--batch" || flag == "--repeat" || flag == "--warmup") {
-      const bool warmup = flag == "--warmup";
-      const auto v = whole(value, warmup ? 0 : 1, flag == "--threads" ? 256 : 1000000);
-      int* field = flag == "--threads"  ? &a.threads
-                   : flag == "--batch"  ? &a.batch
-                   : flag == "--repeat" ? &a.repeat
-                                        : &a.warmup;
-      if (v) {
-        *field = *v;
+    std::string want;  // what the flag's value must be, when it is not that
+    const auto number = std::find_if(std::begin(kNumberOptions), std::end(kNumberOptions),
+                                     [&](const NumberOption& o) { return flag == o.flag; });
+    if (number != std::end(kNumberOptions)) {
+      int64_t v = 0;
+      if (parse_int(value, &v) && v >= number->lo && v <= number->hi) {
+        a.*number->field = static_cast<int>(v);
       } else {
-        want = warmup ? "number from 0 to 1000000" : "whole number from 1 up";
+        want =
+            "whole number from " + std::to_string(number->lo) + " to " + std::to_string(number->hi);
       }
     } else if (flag == "--input") {
       if (!parse_size(value, &a.width, &a.height) || a.width < 1 || a.height < 1 ||
@@ -91,8 +96,8 @@ std::optional<ProfileArgs> parse(const Args& args) {
       std::fprintf(stderr, "iris profile: unknown option '%s'\n\n%s", flag.c_str(), kProfileUsage);
       return std::nullopt;
     }
-    if (want) {
-      std::fprintf(stderr, "iris profile: %s needs a %s; got %s\n", flag.c_str(), want,
+    if (!want.empty()) {
+      std::fprintf(stderr, "iris profile: %s needs a %s; got %s\n", flag.c_str(), want.c_str(),
                    i + 1 < args.size() ? ("'" + value + "'").c_str() : "nothing");
       return std::nullopt;
     }
@@ -123,9 +128,7 @@ runtime::Shape input_shape(runtime::Shape s, const ProfileArgs& a) {
   return s;
 }
 
-double ms_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
+double ms_since(int64_t t0_ns) { return (steady_ns() - t0_ns) / 1e6; }
 
 std::string fixed(double v, int decimals) {
   char buf[32];
@@ -149,7 +152,7 @@ int profile_main(const Args& args) {
     const auto& v = graph->values[id];
     options.input_shapes[v.name] = input_shape(v.shape, *a);
   }
-  const auto compile_start = std::chrono::steady_clock::now();
+  const int64_t compile_start = steady_ns();
   auto model = runtime::Model::compile(*graph, options);
   const double compile_ms = ms_since(compile_start);
   if (!model.ok()) {
@@ -179,7 +182,7 @@ int profile_main(const Args& args) {
   std::vector<runtime::HostTensor> outputs;
   std::vector<double> latency;
   for (int i = 0; i < a->warmup + a->repeat; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t t0 = steady_ns();
     if (Status s = (*context)->run(views, &outputs); !s.ok()) {
       std::fprintf(stderr, "iris profile: %s\n", s.message().c_str());
       return 1;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "apps/iris/commands.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "events/delivery.h"
@@ -48,10 +49,6 @@ void catch_stop_signals() {
 bool stop_requested() { return g_signals.load() > 0; }
 
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // The sum of one counter over every stream, e.g. &pipeline::StreamCounters::frames.
 int64_t total(const std::vector<pipeline::StreamStats>& stats,
@@ -183,7 +180,7 @@ int run_main(const Args& args) {
 
   catch_stop_signals();
   const bool tty = !quiet && isatty(STDERR_FILENO);
-  const double t0 = now_s();
+  const double t0 = steady_ns() * 1e-9;
   log::info("running " + std::to_string(spec->streams.size()) + " stream(s) from " + config);
   (*engine)->start();
   bool stopping = false;
@@ -195,24 +192,21 @@ int run_main(const Args& args) {
       log::info("stopping: finishing frames in flight, flushing events and videos");
       (*engine)->request_stop();
     }
-    if (tty) {
+    if (const double t = steady_ns() * 1e-9; tty && t - last_t >= 0.5) {
       const auto stats = (*engine)->stats();
       const int64_t frames = total(stats, &pipeline::StreamCounters::frames);
-      const int64_t events = total(stats, &pipeline::StreamCounters::events);
-      const double t = now_s();
-      if (t - last_t >= 0.5) {
-        std::fprintf(stderr, "\r\033[K%lld frames  %.1f fps  %lld events  %.0f s",
-                     static_cast<long long>(frames), (frames - last_frames) / (t - last_t),
-                     static_cast<long long>(events), t - t0);
-        last_frames = frames;
-        last_t = t;
-      }
+      std::fprintf(stderr, "\r\033[K%lld frames  %.1f fps  %lld events  %.0f s",
+                   static_cast<long long>(frames), (frames - last_frames) / (t - last_t),
+                   static_cast<long long>(total(stats, &pipeline::StreamCounters::events)), t - t0);
+      last_frames = frames;
+      last_t = t;
     }
   }
   if (tty) std::fprintf(stderr, "\r\033[K");
   const auto stats = (*engine)->stats();
   const auto models = (*engine)->model_stats();
-  const double seconds = now_s() - t0;  // the streams' time, without the delivery drain below
+  // The streams' time, without the delivery drain below.
+  const double seconds = steady_ns() * 1e-9 - t0;
   // Whether each sink was connected is read before stopping them, which disconnects them.
   auto sinks = (*engine)->delivery_stats();
   if (!sinks.empty()) log::info("delivering the events still in the event log (up to 2 s)");

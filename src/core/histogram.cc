@@ -26,13 +26,14 @@ void Histogram::add(double seconds) {
   if (seconds > 0) sum_ += seconds;
 }
 
-double Histogram::quantile(double q) const {
-  std::lock_guard lock(mu_);
-  if (count_ == 0) return 0;
-  const double target = q * static_cast<double>(count_);
+double Histogram::quantile(const Buckets& counts, double q) {
+  uint64_t total = 0;
+  for (uint64_t n : counts) total += n;
+  if (total == 0) return 0;
+  const double target = q * static_cast<double>(total);
   uint64_t seen = 0;
   for (int i = 0; i < kBuckets; ++i) {
-    seen += counts_[i];
+    seen += counts[i];
     if (static_cast<double>(seen) >= target && seen > 0) return upper_edge(i);
   }
   return upper_edge(kBuckets - 1);
@@ -55,18 +56,7 @@ void Histogram::reset() {
   sum_ = 0;
 }
 
-void Histogram::merge(const Histogram& other) {
-  if (&other == this) return;
-  const auto b = other.buckets();
-  const uint64_t n = other.count();
-  const double s = other.sum();
-  std::lock_guard lock(mu_);
-  for (int i = 0; i < kBuckets; ++i) counts_[i] += b[i];
-  count_ += n;
-  sum_ += s;
-}
-
-std::array<uint64_t, Histogram::kBuckets> Histogram::buckets() const {
+Histogram::Buckets Histogram::buckets() const {
   std::lock_guard lock(mu_);
   return counts_;
 }

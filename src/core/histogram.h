@@ -14,23 +14,23 @@ class Histogram {
   // Buckets: [0, 10 us) and then 8 per doubling up to about 10^4 s; values above the top go into
   // the last bucket. Relative error of a quantile is under 9%.
   static constexpr int kBuckets = 8 * 30 + 2;
+  using Buckets = std::array<uint64_t, kBuckets>;
 
   void add(double seconds);
-  // Value below which a fraction q of the samples lie (upper edge of its bucket); 0 when empty.
-  double quantile(double q) const;
+  // Value below which a fraction q of the samples counted in `counts` lie (upper edge of its
+  // bucket); 0 when empty. `counts` may be the difference of two buckets() readings: a window.
+  static double quantile(const Buckets& counts, double q);
   uint64_t count() const;
   double sum() const;
   void reset();
-  // Adds every sample of `other`.
-  void merge(const Histogram& other);
   // Upper edge of bucket i, seconds.
   static double upper_edge(int i);
-  std::array<uint64_t, kBuckets> buckets() const;
+  Buckets buckets() const;
 
  private:
   static int bucket(double seconds);
   mutable std::mutex mu_;
-  std::array<uint64_t, kBuckets> counts_{};
+  Buckets counts_{};
   uint64_t count_ = 0;
   double sum_ = 0;
 };

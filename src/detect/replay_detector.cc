@@ -66,8 +66,7 @@ Result<std::shared_ptr<const ReplayFrames>> load_replay(const std::string& path,
     if (!parse_int(fields[7], &cls) || cls < 1) return bad(7, "a class id >= 1");
     if (!classes.empty() && cls > static_cast<int64_t>(classes.size())) {
       return Status::error(where + "class " + std::to_string(cls) + " has no name: classes lists " +
-                           std::to_string(classes.size()) + " (" +
-                           (classes.empty() ? "none" : join(classes)) +
+                           std::to_string(classes.size()) + " (" + join(classes) +
                            "); add its name to the detector's classes");
     }
     Detection d;

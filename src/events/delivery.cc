@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <random>
-#include <set>
 
 #include "core/log.h"
 #include "core/text.h"
@@ -14,103 +13,10 @@ namespace {
 constexpr auto kIdleWait = std::chrono::milliseconds(500);   // between keepalive checks
 constexpr auto kSaveEvery = std::chrono::milliseconds(100);  // cursor writes per sink, at most
 constexpr auto kWarnEvery = std::chrono::seconds(60);        // repeated failure reports
-constexpr uint64_t kMiB = 1 << 20;
 
 std::string sink_label(const SinkSpec& s) { return "event sink '" + s.name + "' (" + s.type + ")"; }
 
-// A whole number in [min, max] under `key`; `out` keeps its fallback when the key is absent.
-Status read_integer(const nlohmann::json& node, const std::string& key, const std::string& where,
-                    int64_t min, int64_t max, int64_t* out) {
-  const auto it = node.find(key);
-  if (it == node.end() || it->is_null()) return {};
-  // A YAML scalar may arrive as text: "5000" is a number too.
-  int64_t v = 0;
-  bool number = it->is_number_integer();
-  if (number) {
-    v = it->get<int64_t>();
-  } else {
-    number = it->is_string() && parse_int(it->get<std::string>(), &v);
-  }
-  if (!number || v < min || v > max) {
-    return Status::error(where + ": '" + key + "' must be a whole number in " +
-                         std::to_string(min) + ".." + std::to_string(max) + ", got " + it->dump());
-  }
-  *out = v;
-  return {};
-}
-
 }  // namespace
-
-Result<DeliverySpec> parse_delivery_spec(const nlohmann::json& events) {
-  if (!events.is_object()) {
-    return Status::error("events: must be a mapping with log, max_mb and sinks");
-  }
-  for (const auto& [key, value] : events.items()) {
-    if (key != "log" && key != "max_mb" && key != "sinks") {
-      return Status::error("events: unknown key '" + key + "'; known: log, max_mb, sinks");
-    }
-  }
-  DeliverySpec spec;
-  const auto log = events.find("log");
-  if (log == events.end() || !log->is_string() || log->get<std::string>().empty()) {
-    return Status::error("events: 'log' must name the directory of the event log, e.g. " +
-                         std::string("log: out/events"));
-  }
-  spec.log_dir = log->get<std::string>();
-  int64_t max_mb = 256;
-  if (Status s = read_integer(events, "max_mb", "events", 1, 1 << 20, &max_mb); !s) return s;
-  spec.max_bytes = static_cast<uint64_t>(max_mb) * kMiB;
-
-  const auto sinks = events.find("sinks");
-  if (sinks == events.end() || !sinks->is_array() || sinks->empty()) {
-    return Status::error("events: 'sinks' must list at least one sink, e.g. sinks: [{type: " +
-                         std::string("webhook, url: http://127.0.0.1:8080/events}]"));
-  }
-  std::set<std::string> names;
-  for (size_t i = 0; i < sinks->size(); ++i) {
-    const nlohmann::json& node = (*sinks)[i];
-    const std::string where = "events.sinks[" + std::to_string(i) + "]";
-    if (!node.is_object() || !node.contains("type") || !(node["type"].is_string())) {
-      return Status::error(
-          where + ": must be a mapping with a 'type' (one of: " + join(remote_sink_types()) + ")");
-    }
-    SinkSpec sink;
-    sink.type = node["type"].get<std::string>();
-    if (node.contains("name") && !node["name"].is_string()) {
-      return Status::error(where + ": 'name' must be text");
-    }
-    sink.name = node.value("name", sink.type);
-    if (!names.insert(sink.name).second) {
-      return Status::error(where + ": a second sink named '" + sink.name +
-                           "'; give each sink its own 'name' (it names the sink's cursor)");
-    }
-    int64_t window = 100, timeout = 5000, retry_min = 200, retry_max = 10000;
-    for (Status s : {read_integer(node, "window", where, 1, 10000, &window),
-                     read_integer(node, "timeout_ms", where, 10, 600000, &timeout),
-                     read_integer(node, "retry_min_ms", where, 1, 600000, &retry_min),
-                     read_integer(node, "retry_max_ms", where, 1, 3600000, &retry_max)}) {
-      if (!s) return s;
-    }
-    if (retry_max < retry_min) {
-      return Status::error(where + ": retry_max_ms " + std::to_string(retry_max) +
-                           " is under retry_min_ms " + std::to_string(retry_min) + "; raise it");
-    }
-    sink.window = static_cast<size_t>(window);
-    sink.timeout = std::chrono::milliseconds(timeout);
-    sink.retry_min = std::chrono::milliseconds(retry_min);
-    sink.retry_max = std::chrono::milliseconds(retry_max);
-    for (const auto& [key, value] : node.items()) {
-      static const std::set<std::string> kCommon = {"type",       "name",         "window",
-                                                    "timeout_ms", "retry_min_ms", "retry_max_ms"};
-      if (!kCommon.contains(key)) sink.options[key] = value;
-    }
-    if (Result<std::unique_ptr<RemoteSink>> made = make_remote_sink(sink); !made) {
-      return made.status().with_context(where);
-    }
-    spec.sinks.push_back(std::move(sink));
-  }
-  return spec;
-}
 
 Result<std::unique_ptr<Delivery>> Delivery::open(const DeliverySpec& spec) {
   if (spec.sinks.empty()) {

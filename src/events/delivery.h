@@ -10,7 +10,6 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,13 +26,6 @@ struct DeliverySpec {
   uint64_t max_bytes = 256ull << 20;  // the log's size limit
   std::vector<SinkSpec> sinks;        // at least one; names unique (an empty one: the type)
 };
-
-// The config's `events:` mapping, as JSON:
-//   {log: DIR, max_mb: N, sinks: [{type: mqtt|redis|webhook, name: ..., window: ...,
-//    timeout_ms: ..., retry_min_ms: ..., retry_max_ms: ..., <the type's own keys>}, ...]}
-// Checks every sink's options as well. Errors name the key and the fix; the caller adds the
-// config file and line.
-Result<DeliverySpec> parse_delivery_spec(const nlohmann::json& events);
 
 struct SinkStats {
   std::string name;

@@ -159,14 +159,14 @@ std::string segment_name(uint64_t first_seq) {
   return name;
 }
 
-bool valid_sink_name(const std::string& name) {
+}  // namespace
+
+bool valid_sink_name(std::string_view name) {
   return !name.empty() && name != "." && name != ".." &&
          std::all_of(name.begin(), name.end(), [](char c) {
            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
          });
 }
-
-}  // namespace
 
 struct EventLog::Pending {
   std::string body;

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -36,8 +37,11 @@ struct LogRecord {
 struct LogOptions {
   std::string dir;                    // created if missing; one process at a time
   uint64_t max_bytes = 256ull << 20;  // bound on all segments together; at least 64 KiB
-  std::vector<std::string> sinks;     // cursor names: [A-Za-z0-9_.-]+, unique
+  std::vector<std::string> sinks;     // cursor names: valid_sink_name(), unique
 };
+
+// Whether `name` can name a sink's cursor file: [A-Za-z0-9_.-]+, neither "." nor "..".
+bool valid_sink_name(std::string_view name);
 
 struct LogStats {
   uint64_t appended = 0;  // events made durable by this process

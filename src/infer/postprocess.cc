@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <numeric>
+#include <ranges>
+
+#include "core/text.h"
 
 namespace iris::infer {
 
@@ -68,11 +71,9 @@ Result<Postprocess> Postprocess::create(const ModelSpec& spec, int num_classes) 
       id = std::stoul(name);
       if (id >= p.thresholds_.size()) p.thresholds_.resize(id + 1, p.threshold_);
     } else if (it == p.names_.end()) {
-      std::string known;
-      for (size_t i = 0; i < p.names_.size() && i < 10; ++i) {
-        known += (i ? ", " : "") + p.names_[i];
-      }
-      if (p.names_.size() > 10) known += ", ...";
+      constexpr size_t kShown = 10;
+      std::string known = join(std::views::take(p.names_, kShown));
+      if (p.names_.size() > kShown) known += ", ...";
       return Status::error("class_thresholds of model '" + spec.name + "' names '" + name +
                            "', which is not one of its classes (" + known +
                            "); fix: use a name from the model's classes");

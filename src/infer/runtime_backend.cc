@@ -10,7 +10,6 @@
 #include <mutex>
 #include <opencv2/core.hpp>
 
-#include "core/text.h"
 #include "infer/backend.h"
 #include "runtime/model.h"
 
@@ -25,8 +24,8 @@ struct PlanKey {
 
 class RuntimeModel : public LoadedModel, public std::enable_shared_from_this<RuntimeModel> {
  public:
-  RuntimeModel(std::string path, runtime::Graph graph, ModelInfo info)
-      : path_(std::move(path)), graph_(std::move(graph)), info_(std::move(info)) {}
+  RuntimeModel(const std::string& path, runtime::Graph graph, ModelInfo info)
+      : label_(model_label(path)), graph_(std::move(graph)), info_(std::move(info)) {}
 
   const ModelInfo& info() const override { return info_; }
   Result<std::unique_ptr<Context>> new_context() const override;
@@ -47,10 +46,10 @@ class RuntimeModel : public LoadedModel, public std::enable_shared_from_this<Run
     return *model;
   }
 
-  const std::string& path() const { return path_; }
+  const std::string& label() const { return label_; }
 
  private:
-  const std::string path_;
+  const std::string label_;  // model_label(path), made once for errors
   const runtime::Graph graph_;
   const ModelInfo info_;
   mutable std::mutex mu_;
@@ -64,8 +63,7 @@ class RuntimeContext : public Context {
 
   Result<std::vector<Tensor>> infer(const Tensor& input) override {
     const ModelInfo& info = model_->info();
-    if (Status s = check_input(model_label(model_->path()), info.inputs[0], info.max_batch, input);
-        !s) {
+    if (Status s = check_input(model_->label(), info.inputs[0], info.max_batch, input); !s) {
       return s;
     }
     auto it = contexts_.find(input.shape);
@@ -88,16 +86,14 @@ class RuntimeContext : public Context {
       r.shape = t.shape;
       if (r.shape.empty() || r.shape[0] != batch) {
         if (batch != 1) {
-          return Status::error(model_label(model_->path()) + ": output '" + r.name +
-                               "' has shape " + shape_string(r.shape) + " for a batch of " +
-                               std::to_string(batch) +
+          return Status::error(model_->label() + ": output '" + r.name + "' has shape " +
+                               shape_string(r.shape) + " for a batch of " + std::to_string(batch) +
                                "; iris needs the batch as its first dimension; fix: re-export "
                                "the model with a dynamic batch axis, or use max_batch: 1");
         }
         r.shape.insert(r.shape.begin(), 1);
       }
-      const std::vector<float> values = t.floats();
-      r.data.assign(values.begin(), values.end());
+      r.data = t.floats();
     }
     return result;
   }

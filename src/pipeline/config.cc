@@ -654,14 +654,17 @@ std::optional<rules::RuleSpec> read_rule(Diagnostics& diag, const MapReader& map
   return common_ok ? rule : std::nullopt;
 }
 
-void read_rules(Diagnostics& diag, const Item& item, StreamSpec* stream) {
+// A stream's rules; `stream_suppression` is the stream's spec, which rules' own keys override.
+std::vector<rules::RuleSpec> read_rules(Diagnostics& diag, const Item& item,
+                                        const rules::SuppressionSpec& stream_suppression) {
+  std::vector<rules::RuleSpec> out;
   const auto items = read_list(diag, item, "rules: [{name: door, type: zone, polygon: ...}]");
-  if (!items) return;
+  if (!items) return out;
   std::map<std::string, YAML::Mark> first_mark;
   for (const Item& rule_item : *items) {
     const MapReader map(diag, rule_item);
     if (!map.is_map()) continue;
-    std::optional<rules::RuleSpec> rule = read_rule(diag, map, stream->suppression);
+    std::optional<rules::RuleSpec> rule = read_rule(diag, map, stream_suppression);
     // Names are compared even when a rule is invalid, so every problem shows in one pass.
     const std::optional<Item> name = map.get("name");
     if (name && name->node.IsScalar() && !name->node.Scalar().empty()) {
@@ -673,8 +676,9 @@ void read_rules(Diagnostics& diag, const Item& item, StreamSpec* stream) {
         continue;
       }
     }
-    if (rule) stream->rules.push_back(std::move(*rule));
+    if (rule) out.push_back(std::move(*rule));
   }
+  return out;
 }
 
 // A file the pipeline touches: an output it writes, or an input video it reads.
@@ -799,15 +803,12 @@ bool valid_stream_name(std::string_view name) {
   });
 }
 
-struct StreamDefaults {
-  StreamSpec spec;
-  bool has_detector = false;
-};
-
-StreamSpec read_stream(Diagnostics& diag, const MapReader& map, const StreamDefaults& defaults,
-                       const ModelSpecs& models, std::map<std::string, OutputPath>* outputs) {
+// `defaults` is what `defaults:` gave; `defaults_have_detector` whether it gave a detector.
+StreamSpec read_stream(Diagnostics& diag, const MapReader& map, const StreamSpec& defaults,
+                       bool defaults_have_detector, const ModelSpecs& models,
+                       std::map<std::string, OutputPath>* outputs) {
   map.check_keys(kStreamKeys);
-  StreamSpec stream = defaults.spec;
+  StreamSpec stream = defaults;
   if (!map.get("name")) {
     map.missing("name", "give the stream a unique name, e.g. name: lobby");
   } else if (map.read("name", &stream.name) && !valid_stream_name(stream.name)) {
@@ -843,10 +844,12 @@ StreamSpec read_stream(Diagnostics& diag, const MapReader& map, const StreamDefa
                "the detector is already the motion detector, so a motion gate would only run it "
                "twice; remove gate, or gate a heavier detector (hog, dnn)");
   }
-  if (!has_detector && !defaults.has_detector) {
+  if (!has_detector && !defaults_have_detector) {
     map.missing("detector", "add e.g. detector: {type: hog} here or under defaults:");
   }
-  if (const std::optional<Item> rules = map.get("rules")) read_rules(diag, *rules, &stream);
+  if (const std::optional<Item> rules = map.get("rules")) {
+    stream.rules = read_rules(diag, *rules, stream.suppression);
+  }
   if (const std::optional<Item> outs = map.get("outputs")) {
     read_outputs(diag, *outs, &stream, outputs);
   }
@@ -868,16 +871,13 @@ PipelineSpec read_pipeline(Diagnostics& diag, const YAML::Node& root) {
     pipeline.delivery = read_events(diag, *item);
   }
 
-  StreamDefaults defaults;
   if (const std::optional<Item> item = top.get("defaults")) {
     const MapReader map(diag, *item);
     if (map.is_map()) {
       map.check_keys(kDefaultsKeys);
-      defaults.has_detector = read_stream_settings(diag, map, models, &defaults.spec);
+      pipeline.defaults_have_detector = read_stream_settings(diag, map, models, &pipeline.defaults);
     }
   }
-  pipeline.defaults = defaults.spec;
-  pipeline.defaults_have_detector = defaults.has_detector;
 
   const std::optional<Item> streams = top.get("streams");
   if (!streams) {
@@ -896,7 +896,8 @@ PipelineSpec read_pipeline(Diagnostics& diag, const YAML::Node& root) {
   for (const Item& item : *items) {
     const MapReader map(diag, item);
     if (!map.is_map()) continue;
-    StreamSpec stream = read_stream(diag, map, defaults, models, &outputs);
+    StreamSpec stream = read_stream(diag, map, pipeline.defaults, pipeline.defaults_have_detector,
+                                    models, &outputs);
     if (stream.name.empty()) continue;
     const Item name = *map.get("name");
     const auto [it, inserted] = names.emplace(stream.name, name.mark);
@@ -981,8 +982,7 @@ Result<StreamSpec> parse_stream(const std::string& text, const std::string& sour
       for (const auto& out : s.mot) files.emplace(path_key(out.path), OutputPath{owner, "running"});
     }
     StreamSpec stream =
-        read_stream(diag, map, StreamDefaults{pipeline.defaults, pipeline.defaults_have_detector},
-                    models, &files);
+        read_stream(diag, map, pipeline.defaults, pipeline.defaults_have_detector, models, &files);
     if (!diag.ok()) return diag.status();
     return stream;
   } catch (const std::exception& e) {
@@ -1010,11 +1010,9 @@ Result<std::vector<rules::RuleSpec>> parse_rules(const std::string& text, const 
       }
       item = *rules;
     }
-    StreamSpec target = stream;
-    target.rules.clear();
-    read_rules(diag, item, &target);
+    std::vector<rules::RuleSpec> parsed = read_rules(diag, item, stream.suppression);
     if (!diag.ok()) return diag.status();
-    return target.rules;
+    return parsed;
   } catch (const std::exception& e) {
     return Status::error(source + ": internal error while reading the rules (" + e.what() +
                          "); please report it with the rules' text");

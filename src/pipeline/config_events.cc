@@ -1,7 +1,5 @@
 #include "pipeline/config_events.h"
 
-#include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "core/text.h"
+#include "events/event_log.h"
 #include "events/remote_sink.h"
 
 namespace iris::pipeline {
@@ -36,13 +35,6 @@ nlohmann::json to_json(const YAML::Node& node) {
   }
   if (node.IsScalar()) return node.Scalar();
   return nullptr;
-}
-
-// A sink's name names its cursor file in the log directory.
-bool valid_sink_name(std::string_view name) {
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-  });
 }
 
 // Where a sink's own complaint points: at the option it names (its messages say "option 'port'
@@ -76,7 +68,7 @@ std::optional<events::SinkSpec> read_sink(Diagnostics& diag, const Item& item,
   sink.type = *type_name;
   sink.name = sink.type;
   const std::optional<Item> name = map.get("name");
-  if (name && map.read("name", &sink.name) && !valid_sink_name(sink.name)) {
+  if (name && map.read("name", &sink.name) && !events::valid_sink_name(sink.name)) {
     diag.error(name->mark, name->path,
                "'" + sink.name +
                    "' may only have letters, digits, '_', '-' and '.' (it names the sink's "

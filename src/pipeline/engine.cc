@@ -92,7 +92,18 @@ struct Engine::Stream {
   mutable std::mutex mu;  // guards the fields below
   std::condition_variable cv;
   std::unique_ptr<video::Camera> camera;  // replaced by the decode thread, read by stats()
-  video::LinkStatus last_link;            // the status of the cameras closed so far
+  video::LinkStatus last_link;            // link() when the last camera was closed
+
+  // The camera's status with the counts of the cameras closed before it carried over; the last
+  // one's when none is open (a paused camera). Under mu.
+  video::LinkStatus link() const {
+    if (!camera) return last_link;
+    video::LinkStatus l = camera->status();
+    l.decode_errors += last_link.decode_errors;
+    l.dropped += last_link.dropped;
+    l.reconnects += last_link.reconnects;
+    return l;
+  }
   bool paused = false;
   bool done = false;  // finished: state is final
   StreamState final_state = StreamState::kEnded;
@@ -330,13 +341,7 @@ void Engine::request_stop() {
 // Closes a paused camera (a camera nobody reads would only buffer or time out), keeping its
 // counts. Called under s->mu.
 void Engine::close_camera(Stream* s) {
-  const video::LinkStatus link = s->camera->status();
-  s->last_link.decode_errors += link.decode_errors;
-  s->last_link.dropped += link.dropped;
-  s->last_link.reconnects += link.reconnects;
-  s->last_link.width = link.width;
-  s->last_link.height = link.height;
-  s->last_link.fps = link.fps;
+  s->last_link = s->link();
   s->camera.reset();
 }
 
@@ -479,24 +484,16 @@ std::vector<StreamStats> Engine::stats() const {
     video::LinkStatus link;
     {
       std::lock_guard lock(s->mu);
-      link = s->camera ? s->camera->status() : video::LinkStatus{};
+      link = s->link();
       if (s->done) {
         st.state = s->final_state;
         st.reason = s->error;
       } else if (s->paused) {
         st.state = StreamState::kPaused;
-      } else {
-        st.state = s->camera ? from_link(link.state) : StreamState::kConnecting;
+      } else if (s->camera) {
+        st.state = from_link(link.state);
         st.reason = link.reason;
-      }
-      // Counts of cameras closed by a pause carry over.
-      link.decode_errors += s->last_link.decode_errors;
-      link.dropped += s->last_link.dropped;
-      link.reconnects += s->last_link.reconnects;
-      if (!s->camera) {
-        link.width = s->last_link.width;
-        link.height = s->last_link.height;
-      }
+      }  // else reopening after a pause: connecting
     }
     st.width = link.width;
     st.height = link.height;

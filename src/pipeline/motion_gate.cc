@@ -10,8 +10,7 @@ constexpr double kWholeFrameShare = 0.6;
 
 }  // namespace
 
-Gate::Gate(const MotionGate& spec)
-    : spec_(spec), motion_(std::move(detect::make_detector(spec.motion, {}, false)).value()) {}
+Gate::Gate(const MotionGate& spec) : spec_(spec) { reset(); }
 
 void Gate::reset() {
   motion_ = std::move(detect::make_detector(spec_.motion, {}, false)).value();

@@ -101,7 +101,8 @@ Frame crop(const Frame& f, const cv::Rect& r) {
 
 void StreamWorker::detect(const Frame& frame, std::optional<cv::Rect> region,
                           std::function<void()> done) {
-  auto resume = [this, frame, region, done](Result<std::vector<Detection>> dets) {
+  // A copy of `done`: the catch below still needs it. Called once, so it moves what it holds on.
+  auto resume = [this, frame, region, done](Result<std::vector<Detection>> dets) mutable {
     if (dets.ok() && region) {
       // Back to frame pixels; detections outside the moving region stand from the last run.
       for (Detection& d : *dets) {
@@ -118,23 +119,24 @@ void StreamWorker::detect(const Frame& frame, std::optional<cv::Rect> region,
       }
     }
     if (dets.ok() && gate_) last_detections_ = *dets;
-    post_([this, frame, done, dets = std::move(dets)]() mutable {
-      if (!dets.ok() || secondary_.empty()) {
-        complete(frame, std::move(dets));
-        return done();
-      }
-      try {
-        secondary_.run(frame, std::move(dets).value(),
-                       [this, frame, done](std::vector<Detection> enriched) {
-                         complete(frame, std::move(enriched));
-                         done();
-                       });
-      } catch (const std::exception& e) {
-        // Thrown while preparing the crops, before any was submitted.
-        complete(frame, Status::error(std::string("secondary models failed: ") + e.what()));
-        done();
-      }
-    });
+    post_(
+        [this, frame = std::move(frame), done = std::move(done), dets = std::move(dets)]() mutable {
+          if (!dets.ok() || secondary_.empty()) {
+            complete(frame, std::move(dets));
+            return done();
+          }
+          try {
+            secondary_.run(frame, std::move(dets).value(),
+                           [this, frame, done](std::vector<Detection> enriched) {
+                             complete(frame, std::move(enriched));
+                             done();
+                           });
+          } catch (const std::exception& e) {
+            // Thrown while preparing the crops, before any was submitted.
+            complete(frame, Status::error(std::string("secondary models failed: ") + e.what()));
+            done();
+          }
+        });
   };
   try {
     detector_->detect(region ? crop(frame, *region) : frame, std::move(resume));

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -16,13 +15,15 @@ bool is_quoted(const YAML::Node& node) {
   return node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str";
 }
 
+// YAML allows a leading '+', which from_chars (under parse_int and parse_finite) rejects.
+std::string_view unsigned_text(std::string_view text) {
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  return text;
+}
+
 std::optional<double> parse_double(std::string_view text) {
-  if (!text.empty() && text.front() == '+') text.remove_prefix(1);  // from_chars rejects '+'
   double v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) {
-    return std::nullopt;
-  }
+  if (!parse_finite(unsigned_text(text), &v)) return std::nullopt;
   return v;
 }
 
@@ -178,12 +179,9 @@ std::optional<double> read_number(Diagnostics& diag, const Item& item, const Ran
 
 std::optional<int> read_int(Diagnostics& diag, const Item& item, const Range& range) {
   const YAML::Node& node = item.node;
+  int64_t v = 0;
   if (node.IsScalar() && !is_quoted(node)) {
-    std::string_view text = node.Scalar();
-    if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-    long long v = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec == std::errc() && end == text.data() + text.size()) {
+    if (parse_int(unsigned_text(node.Scalar()), &v)) {
       // Bound by int's range first so the cast below is exact.
       const Range bounded{std::max(range.min, double{std::numeric_limits<int>::min()}),
                           std::min(range.max, double{std::numeric_limits<int>::max()}),

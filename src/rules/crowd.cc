@@ -56,7 +56,7 @@ void CrowdRule::evaluate(const track::TrackUpdate& tracks, const FrameContext& c
       e.confidence = ep.confidence;
       e.box = in.box;
       e.count = in.count;
-      record(std::move(e), out);
+      emit(std::move(e), &last_event_time_, out);
     }
     return;
   }
@@ -79,14 +79,9 @@ void CrowdRule::evaluate(const track::TrackUpdate& tracks, const FrameContext& c
     e.box = ep.area;
     e.count = ep.peak;
     e.duration = ep.under_time - ep.since;
-    record(std::move(e), out);
+    emit(std::move(e), &last_event_time_, out);
   }
   episode_.reset();
-}
-
-void CrowdRule::record(events::Event e, std::vector<events::Event>* out) {
-  last_event_time_ = std::max(last_event_time_, e.media_time);
-  out->push_back(std::move(e));
 }
 
 Overlay CrowdRule::overlay() const {

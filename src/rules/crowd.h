@@ -48,7 +48,6 @@ class CrowdRule : public Rule {
   };
 
   Inside count_inside(const track::TrackUpdate& tracks, const Polygon& polygon) const;
-  void record(events::Event e, std::vector<events::Event>* out);
 
   CrowdSpec spec_;
   PixelPolygon polygon_;

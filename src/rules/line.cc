@@ -1,6 +1,5 @@
 #include "rules/line.h"
 
-#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -36,8 +35,7 @@ void LineRule::observe(const track::Track& track, const Point& a, const Point& b
     events::Event e = make_event("line_cross", spec_.common, track, ctx);
     e.direction = direction;
     e.count = count;
-    last_event_time_ = std::max(last_event_time_, e.media_time);
-    out->push_back(std::move(e));
+    emit(std::move(e), &last_event_time_, out);
   }
   was = now;
 }

@@ -1,6 +1,5 @@
 #include "rules/loiter.h"
 
-#include <algorithm>
 #include <utility>
 
 namespace iris::rules {
@@ -50,7 +49,7 @@ void LoiterRule::observe(const track::Track& track, const Polygon& polygon, cons
       ++starts_;
       events::Event e = make_event("loiter_start", spec_.common, track, ctx);
       e.duration = v.inside_time;
-      record(std::move(e), out);
+      emit(std::move(e), &last_event_time_, out);
     }
     return;
   }
@@ -85,12 +84,7 @@ void LoiterRule::emit_end(const track::Track& track, const FrameContext& ctx, do
   e.duration = inside_time;
   e.reason = reason;
   ++ends_;
-  record(std::move(e), out);
-}
-
-void LoiterRule::record(events::Event e, std::vector<events::Event>* out) {
-  last_event_time_ = std::max(last_event_time_, e.media_time);
-  out->push_back(std::move(e));
+  emit(std::move(e), &last_event_time_, out);
 }
 
 Overlay LoiterRule::overlay() const {

@@ -49,7 +49,6 @@ class LoiterRule : public Rule {
   void emit_end(const track::Track& track, const FrameContext& ctx, double time, int64_t frame,
                 const Box& box, double inside_time, const char* reason,
                 std::vector<events::Event>* out);
-  void record(events::Event e, std::vector<events::Event>* out);
 
   LoiterSpec spec_;
   PixelPolygon polygon_;

@@ -28,6 +28,11 @@ const Polygon& PixelPolygon::at(int width, int height) {
   return pixels_;
 }
 
+void emit(events::Event e, double* last_event_time, std::vector<events::Event>* out) {
+  *last_event_time = std::max(*last_event_time, e.media_time);
+  out->push_back(std::move(e));
+}
+
 events::Event make_event(const char* type, const RuleCommon& common, const FrameContext& ctx) {
   events::Event e;
   e.id = events::new_event_id(ctx.wall_time);

@@ -54,6 +54,10 @@ void visit_tracks(const RuleCommon& common, const track::TrackUpdate& tracks,
   }
 }
 
+// Appends `e` to *out and keeps *last_event_time, the latest event's media time (the overlay's
+// flash), up to date.
+void emit(events::Event e, double* last_event_time, std::vector<events::Event>* out);
+
 // An event of `type` raised by a rule on the frame `ctx`, without an object (track_id 0).
 events::Event make_event(const char* type, const RuleCommon& common, const FrameContext& ctx);
 // An event of `type` about `track` on the frame `ctx`, with the fields every rule fills.

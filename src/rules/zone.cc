@@ -40,7 +40,7 @@ void ZoneRule::observe(const track::Track& track, const Polygon& polygon, const 
     if (!v.entered && ctx.media_time - v.t_in >= spec_.min_dwell - kTimeEpsilon) {
       v.entered = true;
       ++enters_;
-      record(make_event("zone_enter", spec_.common, track, ctx), out);
+      emit(make_event("zone_enter", spec_.common, track, ctx), &last_event_time_, out);
     }
     return;
   }
@@ -79,12 +79,7 @@ void ZoneRule::emit_exit(const track::Track& track, const Visit& visit, const Fr
   e.duration = std::max(0.0, time - visit.t_in);
   e.reason = reason;
   ++exits_;
-  record(std::move(e), out);
-}
-
-void ZoneRule::record(events::Event e, std::vector<events::Event>* out) {
-  last_event_time_ = std::max(last_event_time_, e.media_time);
-  out->push_back(std::move(e));
+  emit(std::move(e), &last_event_time_, out);
 }
 
 Overlay ZoneRule::overlay() const {

@@ -46,7 +46,6 @@ class ZoneRule : public Rule {
   void emit_exit(const track::Track& track, const Visit& visit, const FrameContext& ctx,
                  double time, int64_t frame, const Box& box, const char* reason,
                  std::vector<events::Event>* out);
-  void record(events::Event e, std::vector<events::Event>* out);
 
   ZoneSpec spec_;
   PixelPolygon polygon_;

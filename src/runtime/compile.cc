@@ -13,8 +13,6 @@
 //
 // Precision is per node by construction: a later int8/bf16 mode sets the data type of a Conv's
 // memory descriptors here and inserts the reorders at boundaries the same way layouts do.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -49,9 +47,7 @@ Dims dims_of(const Shape& s) { return s.empty() ? Dims{1} : Dims(s.begin(), s.en
 
 Md plain_md(const Shape& s) {
   const Dims d = dims_of(s);
-  Dims strides(d.size(), 1);
-  for (size_t i = d.size(); i-- > 1;) strides[i - 1] = strides[i] * d[i];
-  return Md(d, kF32, strides);
+  return Md(d, kF32, strides_of(d));
 }
 
 // Dense row-major, whatever the strides of size-1 axes.
@@ -90,16 +86,6 @@ Md like(const Md& ref, const Shape& shape) {
   }
   return Md(dims_of(shape), kF32, strides);
 }
-
-struct ThreadScope {
-  explicit ThreadScope(int n) : n_(n), saved_(omp_get_max_threads()) {
-    if (n_ > 0) omp_set_num_threads(n_);
-  }
-  ~ThreadScope() {
-    if (n_ > 0) omp_set_num_threads(saved_);
-  }
-  int n_, saved_;
-};
 
 // oneDNN eltwise algorithms for an activation; empty when it has none.
 std::vector<std::tuple<algorithm, float, float>> eltwise_of(const Activation& a) {
@@ -394,8 +380,7 @@ class Compiler {
     else
       wd = {oc, ic};
     wd.insert(wd.end(), kernel.begin(), kernel.end());
-    Dims kstrides(kernel.size(), 1);
-    for (size_t i = kernel.size(); i-- > 1;) kstrides[i - 1] = kstrides[i] * kernel[i];
+    const Dims kstrides = strides_of(kernel);
     // Conv: [OC, IC/G, k...] row-major. ConvTranspose: [IC, OC/G, k...], i.e. i before o.
     const int64_t o_stride = deconv ? kprod : icg * kprod;
     const int64_t i_stride = deconv ? ocg * kprod : kprod;
@@ -429,32 +414,24 @@ class Compiler {
     const bool bias = a.has(2);
     dnnl::primitive_desc pd;
     Md src_md, w_md, dst_md;
+    // Convolution and deconvolution descriptors take the same arguments.
+    const auto make_pd = [&](auto primitive, algorithm alg) {
+      using P = decltype(primitive);
+      const auto d =
+          bias ? typename P::desc(prop_kind::forward_inference, alg, src_any, w_any, b_md, dst_any,
+                                  win->strides, dil, win->pad_begin, win->pad_end)
+               : typename P::desc(prop_kind::forward_inference, alg, src_any, w_any, dst_any,
+                                  win->strides, dil, win->pad_begin, win->pad_end);
+      const typename P::primitive_desc ppd(d, attr, cpu_engine());
+      src_md = ppd.src_desc();
+      w_md = ppd.weights_desc();
+      dst_md = ppd.dst_desc();
+      pd = ppd;
+    };
     if (deconv) {
-      const auto d =
-          bias ? dnnl::deconvolution_forward::desc(
-                     prop_kind::forward_inference, algorithm::deconvolution_direct, src_any, w_any,
-                     b_md, dst_any, win->strides, dil, win->pad_begin, win->pad_end)
-               : dnnl::deconvolution_forward::desc(
-                     prop_kind::forward_inference, algorithm::deconvolution_direct, src_any, w_any,
-                     dst_any, win->strides, dil, win->pad_begin, win->pad_end);
-      const dnnl::deconvolution_forward::primitive_desc dpd(d, attr, cpu_engine());
-      src_md = dpd.src_desc();
-      w_md = dpd.weights_desc();
-      dst_md = dpd.dst_desc();
-      pd = dpd;
+      make_pd(dnnl::deconvolution_forward(), algorithm::deconvolution_direct);
     } else {
-      const auto d =
-          bias ? dnnl::convolution_forward::desc(
-                     prop_kind::forward_inference, algorithm::convolution_direct, src_any, w_any,
-                     b_md, dst_any, win->strides, dil, win->pad_begin, win->pad_end)
-               : dnnl::convolution_forward::desc(
-                     prop_kind::forward_inference, algorithm::convolution_direct, src_any, w_any,
-                     dst_any, win->strides, dil, win->pad_begin, win->pad_end);
-      const dnnl::convolution_forward::primitive_desc cpd(d, attr, cpu_engine());
-      src_md = cpd.src_desc();
-      w_md = cpd.weights_desc();
-      dst_md = cpd.dst_desc();
-      pd = cpd;
+      make_pd(dnnl::convolution_forward(), algorithm::convolution_direct);
     }
     const int x = as_md(value_slot(n.inputs[0]), src_md);
     int y;
@@ -517,11 +494,8 @@ class Compiler {
   Status lower_transpose(const Node& n) {
     const int x = value_slot(n.inputs[0]);
     const Shape& xs = slot(x).shape;
-    std::vector<int64_t> perm = n.attr_ints("perm");
-    if (perm.empty()) {
-      for (size_t i = 0; i < xs.size(); ++i)
-        perm.push_back(static_cast<int64_t>(xs.size() - 1 - i));
-    }
+    // Shape inference checked the permutation.
+    const std::vector<int64_t> perm = transpose_perm(operands_at_load(g_, n), xs.size()).value();
     // Output axis i is input axis perm[i]: input axis perm[i] moves to position i.
     std::vector<int> to(xs.size());
     for (size_t i = 0; i < perm.size(); ++i) to[perm[i]] = static_cast<int>(i);

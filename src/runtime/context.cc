@@ -1,7 +1,5 @@
 // Context: one worker's arena, oneDNN stream and memory objects, bound once to the Model's plan;
 // run() copies the inputs in, executes the steps and copies the outputs out.
-#include <omp.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -105,12 +103,10 @@ Status Context::run(const std::vector<View>& inputs, std::vector<HostTensor>* ou
     const int s = p.input_slots[i];
     std::memcpy(st.ptr[s], inputs[i].data, p.slots[s].bytes());
   }
-  const int threads = p.threads;
-  const int saved = omp_get_max_threads();
-  if (threads > 0) omp_set_num_threads(threads);
   if (profiling_) layer_ms_.assign(p.steps.size(), 0.0);
   Status status;
   try {
+    const ThreadScope threads(p.threads);
     for (size_t i = 0; i < p.steps.size() && status.ok(); ++i) {
       const Step& step = p.steps[i];
       const auto t0 = std::chrono::steady_clock::now();
@@ -130,7 +126,6 @@ Status Context::run(const std::vector<View>& inputs, std::vector<HostTensor>* ou
   } catch (const dnnl::error& e) {
     status = Status::error(p.graph.label + ": oneDNN failed at inference (" + e.what() + ")");
   }
-  if (threads > 0) omp_set_num_threads(saved);
   if (!status.ok()) return status;
   outputs->resize(p.outputs.size());
   for (size_t i = 0; i < p.outputs.size(); ++i) {

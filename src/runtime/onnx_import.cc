@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <limits>
 #include <map>
-#include <set>
 #include <unordered_map>
 
 #include "core/text.h"
@@ -400,11 +399,9 @@ class Importer {
       g_.nodes.push_back(std::move(n));
     }
     if (!unsupported.empty()) {
-      std::string list;
-      for (const auto& [op, who] : unsupported) {
-        if (!list.empty()) list += ", ";
-        list += "op " + op + " (node " + who + ")";
-      }
+      const std::string list = join(unsupported, ", ", [](const auto& op_who) {
+        return "op " + op_who.first + " (node " + op_who.second + ")";
+      });
       return Status::error(g_.label + ": the iris runtime does not support " + list +
                            "; fix: re-export the model without " +
                            (unsupported.size() == 1 ? "that op" : "those ops") +

@@ -26,42 +26,12 @@ Status unknown_input(const Operands& a, size_t i, const char* what) {
 
 Result<std::vector<int64_t>> Operands::ints(size_t i, const char* what) const {
   if (!known(i)) return unknown_input(*this, i, what);
-  const View& v = in[i];
-  std::vector<int64_t> out(v.count());
-  for (size_t k = 0; k < out.size(); ++k) {
-    switch (v.dtype) {
-      case DType::kInt64:
-        out[k] = v.as<int64_t>()[k];
-        break;
-      case DType::kBool:
-        out[k] = v.as<uint8_t>()[k];
-        break;
-      case DType::kFloat32:
-        out[k] = static_cast<int64_t>(v.as<float>()[k]);
-        break;
-    }
-  }
-  return out;
+  return in[i].values<int64_t>();
 }
 
 Result<std::vector<float>> Operands::floats(size_t i, const char* what) const {
   if (!known(i)) return unknown_input(*this, i, what);
-  const View& v = in[i];
-  std::vector<float> out(v.count());
-  for (size_t k = 0; k < out.size(); ++k) {
-    switch (v.dtype) {
-      case DType::kInt64:
-        out[k] = static_cast<float>(v.as<int64_t>()[k]);
-        break;
-      case DType::kBool:
-        out[k] = v.as<uint8_t>()[k];
-        break;
-      case DType::kFloat32:
-        out[k] = v.as<float>()[k];
-        break;
-    }
-  }
-  return out;
+  return in[i].values<float>();
 }
 
 Result<int> Operands::axis(int64_t axis, size_t rank) const {
@@ -229,38 +199,43 @@ float apply_activation(const Activation& a, float x) {
 
 namespace {
 
-Status window_attrs(const Operands& a, size_t spatial, Window* w) {
+// The window attributes Conv, pooling and ConvTranspose share, checked against input `x`; `out`
+// is left for the caller.
+Result<Window> window_attrs(const Operands& a, const Shape& x, const std::vector<int64_t>& kernel) {
+  if (x.size() < 3) {
+    return a.error("needs an input of rank 3 or more ([N, C, spatial...]), got " + shape_string(x));
+  }
+  const size_t spatial = x.size() - 2;
   const Node& n = a.node;
-  w->strides = n.attr_ints("strides", std::vector<int64_t>(spatial, 1));
-  w->dilations = n.attr_ints("dilations", std::vector<int64_t>(spatial, 1));
+  Window w;
+  w.kernel = kernel;
+  w.strides = n.attr_ints("strides", std::vector<int64_t>(spatial, 1));
+  w.dilations = n.attr_ints("dilations", std::vector<int64_t>(spatial, 1));
   const auto pads = n.attr_ints("pads", std::vector<int64_t>(2 * spatial, 0));
-  if (w->strides.size() != spatial || w->dilations.size() != spatial ||
-      pads.size() != 2 * spatial || w->kernel.size() != spatial) {
+  if (w.strides.size() != spatial || w.dilations.size() != spatial || pads.size() != 2 * spatial ||
+      w.kernel.size() != spatial) {
     return a.error("strides, dilations, pads or kernel_shape do not match its " +
                    std::to_string(spatial) + " spatial axes; the file is corrupt");
   }
   for (size_t i = 0; i < spatial; ++i) {
-    if (w->strides[i] < 1 || w->dilations[i] < 1 || w->kernel[i] < 1 || pads[i] < 0 ||
+    if (w.strides[i] < 1 || w.dilations[i] < 1 || w.kernel[i] < 1 || pads[i] < 0 ||
         pads[i + spatial] < 0) {
       return a.error("has a non-positive stride, dilation or kernel size, or a negative pad");
     }
   }
-  w->pad_begin.assign(pads.begin(), pads.begin() + spatial);
-  w->pad_end.assign(pads.begin() + spatial, pads.end());
-  return {};
+  w.pad_begin.assign(pads.begin(), pads.begin() + spatial);
+  w.pad_end.assign(pads.begin() + spatial, pads.end());
+  return w;
 }
 
 }  // namespace
 
 Result<Window> conv_window(const Operands& a, const Shape& x, const std::vector<int64_t>& kernel,
                            bool ceil_mode) {
-  if (x.size() < 3) {
-    return a.error("needs an input of rank 3 or more ([N, C, spatial...]), got " + shape_string(x));
-  }
+  auto attrs = window_attrs(a, x, kernel);
+  if (!attrs.ok()) return attrs.status();
+  Window w = std::move(*attrs);
   const size_t spatial = x.size() - 2;
-  Window w;
-  w.kernel = kernel;
-  if (Status s = window_attrs(a, spatial, &w); !s.ok()) return s;
   const std::string auto_pad = a.node.attr_string("auto_pad", "NOTSET");
   w.out.resize(spatial);
   for (size_t i = 0; i < spatial; ++i) {
@@ -295,13 +270,10 @@ Result<Window> conv_window(const Operands& a, const Shape& x, const std::vector<
 
 Result<Window> deconv_window(const Operands& a, const Shape& x,
                              const std::vector<int64_t>& kernel) {
-  if (x.size() < 3) {
-    return a.error("needs an input of rank 3 or more ([N, C, spatial...]), got " + shape_string(x));
-  }
+  auto attrs = window_attrs(a, x, kernel);
+  if (!attrs.ok()) return attrs.status();
+  Window w = std::move(*attrs);
   const size_t spatial = x.size() - 2;
-  Window w;
-  w.kernel = kernel;
-  if (Status s = window_attrs(a, spatial, &w); !s.ok()) return s;
   const Node& n = a.node;
   const auto out_pad = n.attr_ints("output_padding", std::vector<int64_t>(spatial, 0));
   const auto out_shape = n.attr_ints("output_shape");
@@ -426,19 +398,31 @@ int64_t resize_nearest(const ResizePlan& p, int64_t o, int64_t in, int64_t out, 
   return std::clamp<int64_t>(static_cast<int64_t>(r), 0, in - 1);
 }
 
-// ---- softmax, slice, split, reduce ----
+// ---- axes, softmax, slice, transpose, split, reduce ----
 
-Result<SoftmaxDims> softmax_dims(const Operands& a) {
+AxisDims axis_dims(const Shape& shape, int axis) {
+  AxisDims d;
+  for (int i = 0; i < axis; ++i) d.outer *= shape[i];
+  if (static_cast<size_t>(axis) < shape.size()) d.axis = shape[axis];
+  for (size_t i = axis + 1; i < shape.size(); ++i) d.inner *= shape[i];
+  return d;
+}
+
+void next_index(const Shape& shape, std::vector<int64_t>* idx) {
+  for (size_t d = shape.size(); d-- > 0;) {
+    if (++(*idx)[d] < shape[d]) return;
+    (*idx)[d] = 0;
+  }
+}
+
+Result<AxisDims> softmax_dims(const Operands& a) {
   const Shape& x = a.shape(0);
   auto axis = a.axis(a.node.attr_int("axis", -1), x.size());
   if (!axis.ok()) return axis.status();
-  SoftmaxDims d;
-  for (int i = 0; i < *axis; ++i) d.outer *= x[i];
+  AxisDims d = axis_dims(x, *axis);
   if (a.node.attr_int("_flatten", 0)) {
-    for (size_t i = *axis; i < x.size(); ++i) d.axis *= x[i];
-  } else {
-    d.axis = x.empty() ? 1 : x[*axis];
-    for (size_t i = *axis + 1; i < x.size(); ++i) d.inner *= x[i];
+    d.axis *= d.inner;
+    d.inner = 1;
   }
   return d;
 }
@@ -492,6 +476,22 @@ Result<std::vector<SliceAxis>> slice_plan(const Operands& a) {
     plan[*axis] = {start, step, count};
   }
   return plan;
+}
+
+Result<std::vector<int64_t>> transpose_perm(const Operands& a, size_t rank) {
+  std::vector<int64_t> perm = a.node.attr_ints("perm");
+  if (perm.empty()) {
+    for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(rank - 1 - i));
+  }
+  std::vector<bool> seen(rank, false);
+  if (perm.size() != rank) return a.error("perm does not match the input's rank");
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(rank) || seen[p]) {
+      return a.error("perm is not a permutation of the input's axes");
+    }
+    seen[p] = true;
+  }
+  return perm;
 }
 
 Result<std::vector<int64_t>> split_sizes(const Operands& a, int axis, size_t outputs) {

@@ -99,17 +99,25 @@ float resize_source(const ResizePlan& p, int64_t o, int64_t in, int64_t out, flo
 // The source index of output index `o` for nearest resizing.
 int64_t resize_nearest(const ResizePlan& p, int64_t o, int64_t in, int64_t out, float scale);
 
-// Softmax over a row-major shape as [outer, axis, inner] (opset < 13 flattens at `axis`).
-struct SoftmaxDims {
+// A row-major shape seen as [outer, axis, inner] around one axis.
+struct AxisDims {
   int64_t outer = 1, axis = 1, inner = 1;
 };
-Result<SoftmaxDims> softmax_dims(const Operands& a);
+AxisDims axis_dims(const Shape& shape, int axis);
+// Steps `idx` to the next index of `shape` in row-major order (back to zeros after the last).
+void next_index(const Shape& shape, std::vector<int64_t>* idx);
+
+// Softmax's [outer, axis, inner] (opset < 13 flattens at `axis`).
+Result<AxisDims> softmax_dims(const Operands& a);
 
 // Slice resolved: per input axis, the first index, the step and how many.
 struct SliceAxis {
   int64_t start = 0, step = 1, count = 0;
 };
 Result<std::vector<SliceAxis>> slice_plan(const Operands& a);
+
+// Transpose's permutation (default: reversed axes), checked against `rank`.
+Result<std::vector<int64_t>> transpose_perm(const Operands& a, size_t rank);
 
 // Split: the size of each output along `axis`.
 Result<std::vector<int64_t>> split_sizes(const Operands& a, int axis, size_t outputs);

@@ -277,46 +277,53 @@ Result<std::vector<TypedShape>> nary_infer(const Operands& a) {
   return std::vector<TypedShape>{{dtype, *out}};
 }
 
-template <typename T>
-T arith(const std::string& op, T x, T y, bool fmod) {
-  if (op == "Add" || op == "Sum" || op == "Mean") return x + y;
-  if (op == "Sub") return x - y;
-  if (op == "Mul") return x * y;
-  if (op == "Max") return std::max(x, y);
-  if (op == "Min") return std::min(x, y);
+// Calls run(f) with f(x, y) the arithmetic `op` on T, chosen once rather than per element.
+template <typename T, typename Run>
+void with_arith(const std::string& op, bool fmod, Run run) {
+  if (op == "Add" || op == "Sum" || op == "Mean") return run([](T x, T y) -> T { return x + y; });
+  if (op == "Sub") return run([](T x, T y) -> T { return x - y; });
+  if (op == "Mul") return run([](T x, T y) -> T { return x * y; });
+  if (op == "Max") return run([](T x, T y) { return std::max(x, y); });
+  if (op == "Min") return run([](T x, T y) { return std::min(x, y); });
   if (op == "Div") {
-    if constexpr (std::is_integral_v<T>) return y == 0 ? 0 : x / y;
-    return x / y;
+    return run([](T x, T y) -> T {
+      if constexpr (std::is_integral_v<T>) return y == 0 ? 0 : x / y;
+      return x / y;
+    });
   }
   if (op == "Pow") {
-    if constexpr (std::is_integral_v<T>) {
-      return static_cast<T>(std::llround(std::pow(static_cast<double>(x), y)));
-    }
-    return std::pow(x, y);
+    return run([](T x, T y) -> T {
+      if constexpr (std::is_integral_v<T>) {
+        return static_cast<T>(std::llround(std::pow(static_cast<double>(x), y)));
+      }
+      return std::pow(x, y);
+    });
   }
   // Mod: fmod=1 keeps the dividend's sign (C), fmod=0 the divisor's (Python).
-  if constexpr (std::is_integral_v<T>) {
-    if (y == 0) return 0;
-    T r = x % y;
+  run([fmod](T x, T y) -> T {
+    T r;
+    if constexpr (std::is_integral_v<T>) {
+      if (y == 0) return 0;
+      r = x % y;
+    } else {
+      r = std::fmod(x, y);
+    }
     if (!fmod && r != 0 && ((r < 0) != (y < 0))) r += y;
     return r;
-  } else {
-    T r = std::fmod(x, y);
-    if (!fmod && r != 0 && ((r < 0) != (y < 0))) r += y;
-    return r;
-  }
+  });
 }
 
-template <typename T>
-uint8_t compare(const std::string& op, T x, T y) {
-  if (op == "Equal") return x == y;
-  if (op == "Less") return x < y;
-  if (op == "Greater") return x > y;
-  if (op == "LessOrEqual") return x <= y;
-  if (op == "GreaterOrEqual") return x >= y;
-  if (op == "And") return x && y;
-  if (op == "Or") return x || y;
-  return (x != 0) != (y != 0);  // Xor
+// Calls run(f) with f(x, y) the comparison or logic `op` on T, as a bool byte.
+template <typename T, typename Run>
+void with_compare(const std::string& op, Run run) {
+  if (op == "Equal") return run([](T x, T y) -> uint8_t { return x == y; });
+  if (op == "Less") return run([](T x, T y) -> uint8_t { return x < y; });
+  if (op == "Greater") return run([](T x, T y) -> uint8_t { return x > y; });
+  if (op == "LessOrEqual") return run([](T x, T y) -> uint8_t { return x <= y; });
+  if (op == "GreaterOrEqual") return run([](T x, T y) -> uint8_t { return x >= y; });
+  if (op == "And") return run([](T x, T y) -> uint8_t { return x && y; });
+  if (op == "Or") return run([](T x, T y) -> uint8_t { return x || y; });
+  run([](T x, T y) -> uint8_t { return (x != 0) != (y != 0); });  // Xor
 }
 
 // out = f(x, y) elementwise with broadcasting, x and y of type T, out of type R.
@@ -334,18 +341,6 @@ void binary_loop(const View& x, const View& y, const View& out, F f) {
               });
 }
 
-// A Pow exponent of another type, converted to the base's type.
-template <typename T>
-std::vector<T> converted(const View& v) {
-  std::vector<T> out(v.count());
-  dispatch(v.dtype, [&](auto zero) {
-    using S = decltype(zero);
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(v.as<S>()[i]);
-    return 0;
-  });
-  return out;
-}
-
 Status nary_plain(const Operands& a, const std::vector<View>& out) {
   const std::string op = a.node.op;
   const Kind kind = kind_of(op);
@@ -353,8 +348,7 @@ Status nary_plain(const Operands& a, const std::vector<View>& out) {
   if (kind != Kind::kArith) {
     return dispatch(a.in[0].dtype, [&](auto zero) -> Status {
       using T = decltype(zero);
-      binary_loop<T, uint8_t>(a.in[0], a.in[1], out[0],
-                              [&](T x, T y) { return compare(op, x, y); });
+      with_compare<T>(op, [&](auto f) { binary_loop<T, uint8_t>(a.in[0], a.in[1], out[0], f); });
       return {};
     });
   }
@@ -364,17 +358,18 @@ Status nary_plain(const Operands& a, const std::vector<View>& out) {
       binary_loop<T, T>(a.in[0], a.in[0], out[0], [](T x, T) { return x; });
       return {};
     }
+    // A Pow exponent of another type, converted to the base's type.
     std::vector<T> exponent;
     View rhs = a.in[1];
     if (op == "Pow" && a.in[1].dtype != out[0].dtype) {
-      exponent = converted<T>(a.in[1]);
+      exponent = a.in[1].values<T>();
       rhs = {out[0].dtype, a.in[1].shape, exponent.data()};
     }
-    binary_loop<T, T>(a.in[0], rhs, out[0], [&](T x, T y) { return arith(op, x, y, fmod); });
-    // Variadic Sum, Max, Min, Mean: fold the rest into the output.
-    for (size_t i = 2; i < a.size(); ++i) {
-      binary_loop<T, T>(out[0], a.in[i], out[0], [&](T x, T y) { return arith(op, x, y, fmod); });
-    }
+    with_arith<T>(op, fmod, [&](auto f) {
+      binary_loop<T, T>(a.in[0], rhs, out[0], f);
+      // Variadic Sum, Max, Min, Mean: fold the rest into the output.
+      for (size_t i = 2; i < a.size(); ++i) binary_loop<T, T>(out[0], a.in[i], out[0], f);
+    });
     if (op == "Mean") {
       T* y = out[0].as<T>();
       for (int64_t i = 0; i < out[0].count(); ++i) y[i] /= static_cast<T>(a.size());

@@ -179,18 +179,14 @@ Status resize_plain(const Operands& a, const std::vector<View>& out) {
         src[d].push_back(resize_nearest(p, i, x[d], p.out[d], p.scales[d]));
       }
     }
-    std::vector<int64_t> stride(rank, 1);
-    for (size_t d = rank; d-- > 1;) stride[d - 1] = stride[d] * x[d];
+    const auto stride = strides_of(x);
     std::vector<int64_t> idx(rank, 0);
     const int64_t total = out[0].count();
     for (int64_t k = 0; k < total; ++k) {
       int64_t off = 0;
       for (size_t d = 0; d < rank; ++d) off += src[d][idx[d]] * stride[d];
       o[k] = in[off];
-      for (size_t d = rank; d-- > 0;) {
-        if (++idx[d] < p.out[d]) break;
-        idx[d] = 0;
-      }
+      next_index(p.out, &idx);
     }
     return {};
   }
@@ -228,7 +224,7 @@ Result<std::vector<TypedShape>> softmax_infer(const Operands& a) {
 }
 
 Status softmax_plain(const Operands& a, const std::vector<View>& out) {
-  const SoftmaxDims d = softmax_dims(a).value();
+  const AxisDims d = softmax_dims(a).value();
   const bool log = a.node.op == "LogSoftmax";
   const float* in = a.in[0].as<float>();
   float* o = out[0].as<float>();
@@ -383,6 +379,23 @@ Result<std::vector<TypedShape>> reduce_infer(const Operands& a) {
   return std::vector<TypedShape>{{a.in[0].dtype, out}};
 }
 
+// Calls run(init, step) with the reduction `op`'s start value and step on T, chosen once rather
+// than per element.
+template <typename T, typename Run>
+void with_reduction(const std::string& op, Run run) {
+  if (op == "ReduceMax") {
+    run(std::numeric_limits<T>::lowest(), [](T acc, T v) { return std::max(acc, v); });
+  } else if (op == "ReduceMin") {
+    run(std::numeric_limits<T>::max(), [](T acc, T v) { return std::min(acc, v); });
+  } else if (op == "ReduceProd") {
+    run(T{1}, [](T acc, T v) { return acc * v; });
+  } else if (op == "ReduceSumSquare") {
+    run(T{0}, [](T acc, T v) { return acc + v * v; });
+  } else {  // ReduceSum, ReduceMean
+    run(T{0}, [](T acc, T v) { return acc + v; });
+  }
+}
+
 Status reduce_plain(const Operands& a, const std::vector<View>& out) {
   const auto axes = reduce_axes(a).value();
   const Shape& x = a.shape(0);
@@ -398,32 +411,16 @@ Status reduce_plain(const Operands& a, const std::vector<View>& out) {
     const T* in = a.in[0].as<T>();
     T* o = out[0].as<T>();
     const int64_t n = out[0].count();
-    T init = 0;
-    if (op == "ReduceMax") init = std::numeric_limits<T>::lowest();
-    if (op == "ReduceMin") init = std::numeric_limits<T>::max();
-    if (op == "ReduceProd") init = 1;
-    std::fill(o, o + n, init);
-    std::vector<int64_t> idx(x.size(), 0);
-    for (int64_t i = 0; i < total; ++i) {
-      int64_t off = 0;
-      for (size_t d = 0; d < x.size(); ++d) off += idx[d] * stride[d];
-      const T v = in[i];
-      if (op == "ReduceMax") {
-        o[off] = std::max(o[off], v);
-      } else if (op == "ReduceMin") {
-        o[off] = std::min(o[off], v);
-      } else if (op == "ReduceProd") {
-        o[off] *= v;
-      } else if (op == "ReduceSumSquare") {
-        o[off] += v * v;
-      } else {
-        o[off] += v;
+    with_reduction<T>(op, [&](T init, auto step) {
+      std::fill(o, o + n, init);
+      std::vector<int64_t> idx(x.size(), 0);
+      for (int64_t i = 0; i < total; ++i) {
+        int64_t off = 0;
+        for (size_t d = 0; d < x.size(); ++d) off += idx[d] * stride[d];
+        o[off] = step(o[off], in[i]);
+        next_index(x, &idx);
       }
-      for (size_t d = x.size(); d-- > 0;) {
-        if (++idx[d] < x[d]) break;
-        idx[d] = 0;
-      }
-    }
+    });
     if (op == "ReduceMean") {
       for (int64_t i = 0; i < n; ++i) o[i] /= static_cast<T>(group);
     }
@@ -454,9 +451,7 @@ Status arg_plain(const Operands& a, const std::vector<View>& out) {
   const int axis = a.axis(a.node.attr_int("axis", 0), x.size()).value();
   const bool last = a.node.attr_int("select_last_index", 0) != 0;
   const bool max = a.node.op == "ArgMax";
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= x[d];
-  for (size_t d = axis + 1; d < x.size(); ++d) inner *= x[d];
+  const auto [outer, dim, inner] = axis_dims(x, axis);
   const auto floats = a.in[0].dtype == DType::kFloat32;
   auto value = [&](int64_t i) {
     return floats ? static_cast<double>(a.in[0].as<float>()[i])
@@ -465,9 +460,9 @@ Status arg_plain(const Operands& a, const std::vector<View>& out) {
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t j = 0; j < inner; ++j) {
       int64_t best = 0;
-      double bv = value(o * x[axis] * inner + j);
-      for (int64_t k = 1; k < x[axis]; ++k) {
-        const double v = value((o * x[axis] + k) * inner + j);
+      double bv = value(o * dim * inner + j);
+      for (int64_t k = 1; k < dim; ++k) {
+        const double v = value((o * dim + k) * inner + j);
         const bool better = max ? (last ? v >= bv : v > bv) : (last ? v <= bv : v < bv);
         if (better) {
           best = k;
@@ -500,10 +495,7 @@ Status topk_plain(const Operands& a, const std::vector<View>& out) {
   const int axis = a.axis(a.node.attr_int("axis", -1), x.size()).value();
   const bool largest = a.node.attr_int("largest", 1) != 0;
   const int64_t k = out[0].shape[axis];
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= x[d];
-  for (size_t d = axis + 1; d < x.size(); ++d) inner *= x[d];
-  const int64_t dim = x[axis];
+  const auto [outer, dim, inner] = axis_dims(x, axis);
   auto run = [&](auto zero) {
     using T = decltype(zero);
     const T* in = a.in[0].as<T>();

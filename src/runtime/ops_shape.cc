@@ -11,12 +11,6 @@
 namespace iris::runtime {
 namespace {
 
-std::vector<int64_t> strides_of(const Shape& s) {
-  std::vector<int64_t> st(s.size(), 1);
-  for (size_t i = s.size(); i-- > 1;) st[i - 1] = st[i] * s[i];
-  return st;
-}
-
 // Copies elements of size `esize`: out (row-major over `shape`) from `src` at
 // base + sum(index[d] * stride[d]), strides in elements.
 void strided_copy(const Shape& shape, const std::vector<int64_t>& stride, int64_t base,
@@ -180,25 +174,9 @@ Result<std::vector<TypedShape>> unsqueeze_infer(const Operands& a) {
 
 // ---- Transpose ----
 
-Result<std::vector<int64_t>> perm_of(const Operands& a, size_t rank) {
-  std::vector<int64_t> perm = a.node.attr_ints("perm");
-  if (perm.empty()) {
-    for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(rank - 1 - i));
-  }
-  std::vector<bool> seen(rank, false);
-  if (perm.size() != rank) return a.error("perm does not match the input's rank");
-  for (int64_t p : perm) {
-    if (p < 0 || p >= static_cast<int64_t>(rank) || seen[p]) {
-      return a.error("perm is not a permutation of the input's axes");
-    }
-    seen[p] = true;
-  }
-  return perm;
-}
-
 Result<std::vector<TypedShape>> transpose_infer(const Operands& a) {
   const Shape& x = a.shape(0);
-  auto perm = perm_of(a, x.size());
+  auto perm = transpose_perm(a, x.size());
   if (!perm.ok()) return perm.status();
   Shape out;
   for (int64_t p : *perm) out.push_back(x[p]);
@@ -207,7 +185,7 @@ Result<std::vector<TypedShape>> transpose_infer(const Operands& a) {
 
 Status transpose_plain(const Operands& a, const std::vector<View>& out) {
   const Shape& x = a.shape(0);
-  const auto perm = perm_of(a, x.size()).value();
+  const auto perm = transpose_perm(a, x.size()).value();
   const auto in_strides = strides_of(x);
   std::vector<int64_t> stride;
   for (int64_t p : perm) stride.push_back(in_strides[p]);
@@ -243,14 +221,12 @@ Status concat_plain(const Operands& a, const std::vector<View>& out) {
   const Shape& os = out[0].shape;
   const int axis = a.axis(a.node.attr_int("axis", 0), os.size()).value();
   const size_t esize = dtype_size(out[0].dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= os[d];
-  for (size_t d = axis + 1; d < os.size(); ++d) inner *= os[d];
-  const int64_t out_row = os[axis] * inner * esize;
+  const AxisDims d = axis_dims(os, axis);
+  const int64_t out_row = d.axis * d.inner * esize;
   int64_t at = 0;
   for (size_t i = 0; i < a.size(); ++i) {
-    const int64_t row = a.shape(i)[axis] * inner * esize;
-    for (int64_t o = 0; o < outer; ++o) {
+    const int64_t row = a.shape(i)[axis] * d.inner * esize;
+    for (int64_t o = 0; o < d.outer; ++o) {
       std::memcpy(bytes_of_out(out[0]) + o * out_row + at, bytes_of(a.in[i]) + o * row, row);
     }
     at += row;
@@ -277,14 +253,12 @@ Status split_plain(const Operands& a, const std::vector<View>& out) {
   const Shape& x = a.shape(0);
   const int axis = a.axis(a.node.attr_int("axis", 0), x.size()).value();
   const size_t esize = dtype_size(a.in[0].dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= x[d];
-  for (size_t d = axis + 1; d < x.size(); ++d) inner *= x[d];
-  const int64_t in_row = x[axis] * inner * esize;
+  const AxisDims d = axis_dims(x, axis);
+  const int64_t in_row = d.axis * d.inner * esize;
   int64_t at = 0;
   for (const View& o : out) {
-    const int64_t row = o.shape[axis] * inner * esize;
-    for (int64_t r = 0; r < outer; ++r) {
+    const int64_t row = o.shape[axis] * d.inner * esize;
+    for (int64_t r = 0; r < d.outer; ++r) {
       std::memcpy(bytes_of_out(o) + r * row, bytes_of(a.in[0]) + r * in_row + at, row);
     }
     at += row;
@@ -332,12 +306,10 @@ Status gather_plain(const Operands& a, const std::vector<View>& out) {
   const Shape& x = a.shape(0);
   const int axis = a.axis(a.node.attr_int("axis", 0), x.size()).value();
   const size_t esize = dtype_size(a.in[0].dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= x[d];
-  for (size_t d = axis + 1; d < x.size(); ++d) inner *= x[d];
-  const int64_t dim = x[axis], n = a.in[1].count();
+  const AxisDims d = axis_dims(x, axis);
+  const int64_t dim = d.axis, n = a.in[1].count();
   const int64_t* idx = a.in[1].as<int64_t>();
-  const int64_t chunk = inner * esize;
+  const int64_t chunk = d.inner * esize;
   for (int64_t k = 0; k < n; ++k) {
     const int64_t i = idx[k] < 0 ? idx[k] + dim : idx[k];
     if (i < 0 || i >= dim) {
@@ -345,7 +317,7 @@ Status gather_plain(const Operands& a, const std::vector<View>& out) {
                      std::to_string(axis) + " of " + shape_string(x));
     }
   }
-  for (int64_t o = 0; o < outer; ++o) {
+  for (int64_t o = 0; o < d.outer; ++o) {
     for (int64_t k = 0; k < n; ++k) {
       const int64_t i = idx[k] < 0 ? idx[k] + dim : idx[k];
       std::memcpy(bytes_of_out(out[0]) + (o * n + k) * chunk,
@@ -379,10 +351,7 @@ Status tile_plain(const Operands& a, const std::vector<View>& out) {
     int64_t off = 0;
     for (size_t d = 0; d < os.size(); ++d) off += (idx[d] % x[d]) * in_strides[d];
     std::memcpy(bytes_of_out(out[0]) + o * esize, bytes_of(a.in[0]) + off * esize, esize);
-    for (size_t d = os.size(); d-- > 0;) {
-      if (++idx[d] < os[d]) break;
-      idx[d] = 0;
-    }
+    next_index(os, &idx);
   }
   return {};
 }
@@ -438,6 +407,7 @@ Result<std::vector<TypedShape>> pad_infer(const Operands& a) {
 Status pad_plain(const Operands& a, const std::vector<View>& out) {
   const PadPlan p = pad_plan(a).value();
   const std::string mode = a.node.attr_string("mode", "constant");
+  const bool constant = mode == "constant", edge = mode == "edge";  // else reflect
   const Shape& x = a.shape(0);
   const Shape& os = out[0].shape;
   const auto in_strides = strides_of(x);
@@ -452,11 +422,11 @@ Status pad_plain(const Operands& a, const std::vector<View>& out) {
     for (size_t d = 0; d < os.size(); ++d) {
       int64_t i = idx[d] - p.begin[d];
       if (i < 0 || i >= x[d]) {
-        if (mode == "constant") {
+        if (constant) {
           outside = true;
           break;
         }
-        if (mode == "edge") {
+        if (edge) {
           i = std::clamp<int64_t>(i, 0, x[d] - 1);
         } else {
           i = i < 0 ? -i : 2 * (x[d] - 1) - i;
@@ -466,10 +436,7 @@ Status pad_plain(const Operands& a, const std::vector<View>& out) {
     }
     std::memcpy(bytes_of_out(out[0]) + o * esize,
                 outside ? fill.data() : bytes_of(a.in[0]) + off * esize, esize);
-    for (size_t d = os.size(); d-- > 0;) {
-      if (++idx[d] < os[d]) break;
-      idx[d] = 0;
-    }
+    next_index(os, &idx);
   }
   return {};
 }

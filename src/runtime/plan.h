@@ -3,6 +3,8 @@
 // (oneDNN primitives and plain kernels) and the arena's buffers.
 #pragma once
 
+#include <omp.h>
+
 #include <dnnl.hpp>
 #include <memory>
 #include <string>
@@ -15,6 +17,22 @@ namespace iris::runtime {
 
 // The CPU engine every Model and Context uses (oneDNN engines are thread-safe).
 const dnnl::engine& cpu_engine();
+
+// Sets this thread's OpenMP thread count to `n` (0: leaves it) for the scope's lifetime.
+class ThreadScope {
+ public:
+  explicit ThreadScope(int n) : n_(n), saved_(omp_get_max_threads()) {
+    if (n_ > 0) omp_set_num_threads(n_);
+  }
+  ~ThreadScope() {
+    if (n_ > 0) omp_set_num_threads(saved_);
+  }
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int n_, saved_;
+};
 
 // A tensor at inference.
 struct Slot {

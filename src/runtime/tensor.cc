@@ -32,6 +32,12 @@ int64_t element_count(const Shape& shape) {
   return n;
 }
 
+std::vector<int64_t> strides_of(const Shape& shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
+  return strides;
+}
+
 std::string shape_string(const Shape& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -49,40 +55,7 @@ HostTensor HostTensor::zeros(DType dtype, Shape shape) {
   return t;
 }
 
-std::vector<int64_t> HostTensor::ints() const {
-  std::vector<int64_t> out(count());
-  for (size_t i = 0; i < out.size(); ++i) {
-    switch (dtype) {
-      case DType::kInt64:
-        out[i] = data<int64_t>()[i];
-        break;
-      case DType::kBool:
-        out[i] = bytes[i];
-        break;
-      case DType::kFloat32:
-        out[i] = static_cast<int64_t>(data<float>()[i]);
-        break;
-    }
-  }
-  return out;
-}
-
-std::vector<float> HostTensor::floats() const {
-  std::vector<float> out(count());
-  for (size_t i = 0; i < out.size(); ++i) {
-    switch (dtype) {
-      case DType::kInt64:
-        out[i] = static_cast<float>(data<int64_t>()[i]);
-        break;
-      case DType::kBool:
-        out[i] = bytes[i];
-        break;
-      case DType::kFloat32:
-        out[i] = data<float>()[i];
-        break;
-    }
-  }
-  return out;
-}
+std::vector<int64_t> HostTensor::ints() const { return View::of(*this).values<int64_t>(); }
+std::vector<float> HostTensor::floats() const { return View::of(*this).values<float>(); }
 
 }  // namespace iris::runtime

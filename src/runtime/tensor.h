@@ -23,6 +23,8 @@ size_t dtype_size(DType t);
 const char* dtype_name(DType t);
 
 int64_t element_count(const Shape& shape);
+// Row-major strides of `shape`, in elements.
+std::vector<int64_t> strides_of(const Shape& shape);
 // "[1, 3, 640, 640]"; -1 prints as "?".
 std::string shape_string(const Shape& shape);
 
@@ -89,6 +91,22 @@ struct View {
     return {t.dtype, t.shape, const_cast<uint8_t*>(t.bytes.data())};
   }
   static View of(HostTensor& t) { return {t.dtype, t.shape, t.bytes.data()}; }
+
+  // The values converted to T (float, int64_t, or uint8_t for bool): small constants, and
+  // operands of another type.
+  template <typename T>
+  std::vector<T> values() const {
+    const auto convert = [&](const auto* p) { return std::vector<T>(p, p + count()); };
+    switch (dtype) {
+      case DType::kInt64:
+        return convert(as<int64_t>());
+      case DType::kBool:
+        return convert(as<uint8_t>());
+      case DType::kFloat32:
+        break;
+    }
+    return convert(as<float>());
+  }
 };
 
 }  // namespace iris::runtime

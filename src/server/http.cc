@@ -7,9 +7,11 @@
 #include <boost/beast/http.hpp>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "core/log.h"
+#include "core/text.h"
 
 namespace iris::server {
 namespace {
@@ -47,29 +49,7 @@ bool same_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-}  // namespace
-
-std::string_view Request::header(std::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (key == name) return value;
-  }
-  return {};
-}
-
-Response Response::error(int status, std::string_view message) {
-  Response r;
-  r.status = status;
-  r.body = nlohmann::json{{"error", message}}.dump();
-  return r;
-}
-
-Response Response::json(std::string body, int status) {
-  Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
+// `text` with %XX sequences decoded; nullopt when one is malformed.
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -92,6 +72,29 @@ std::optional<std::string> percent_decode(std::string_view text) {
     i += 2;
   }
   return out;
+}
+
+}  // namespace
+
+std::string_view Request::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+Response Response::error(int status, std::string_view message) {
+  Response r;
+  r.status = status;
+  r.body = nlohmann::json{{"error", message}}.dump();
+  return r;
+}
+
+Response Response::json(std::string body, int status) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
 }
 
 struct Route {
@@ -173,11 +176,8 @@ HttpServer::Impl::Match HttpServer::Impl::match(std::string_view method,
   }
   if (!allowed.empty()) {
     m.status = 405;
-    m.message = std::string(method) + " is not allowed on " + std::string(path) + "; use " + [&] {
-      std::string s;
-      for (const auto& a : allowed) s += (s.empty() ? "" : " or ") + a;
-      return s;
-    }();
+    m.message = std::string(method) + " is not allowed on " + std::string(path) + "; use " +
+                join(allowed, " or ");
   } else {
     m.message = "no such endpoint: " + std::string(path) + " (docs/serve.md lists them)";
   }
@@ -352,19 +352,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void next_part() {
     stream_.expires_never();
     // The session stays alive while the source holds the callback: it must call it.
-    parts_->next([self = shared_from_this()](std::optional<std::string> part) {
+    parts_->next([self = shared_from_this()](PartSource::Part part) {
       if (self->server_->stopped) return;
       net::post(self->stream_.get_executor(),
                 [self, part = std::move(part)]() mutable { self->write_part(std::move(part)); });
     });
   }
 
-  void write_part(std::optional<std::string> part) {
+  void write_part(PartSource::Part part) {
     if (!part) return close();
-    auto data = std::make_shared<std::string>(std::move(*part));
     stream_.expires_after(options().write_timeout);
-    net::async_write(stream_, net::buffer(*data),
-                     [self = shared_from_this(), data](beast::error_code ec, size_t) {
+    net::async_write(stream_, net::buffer(*part),
+                     [self = shared_from_this(), part](beast::error_code ec, size_t) {
                        if (ec) return;
                        self->next_part();
                      });

@@ -17,7 +17,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,12 +40,14 @@ struct Request {
 
 // An endless body written part by part (an MJPEG stream): the server calls next() once the
 // previous part is written, and the source calls `deliver` once, from any thread, with the next
-// part, or with nullopt to end the response. A slow client is asked less often, so it gets fewer
-// parts; nothing queues up for it.
+// part, or with null to end the response. A part is shared, not copied: one encoded frame goes to
+// every viewer. A slow client is asked less often, so it gets fewer parts; nothing queues up for
+// it.
 class PartSource {
  public:
+  using Part = std::shared_ptr<const std::string>;
   virtual ~PartSource() = default;
-  virtual void next(std::function<void(std::optional<std::string>)> deliver) = 0;
+  virtual void next(std::function<void(Part)> deliver) = 0;
 };
 
 struct Response {
@@ -124,8 +125,5 @@ class HttpServer {
   friend class Session;  // a connection, in http.cc
   std::unique_ptr<Impl> impl_;
 };
-
-// `text` with %XX sequences decoded; nullopt when one is malformed.
-std::optional<std::string> percent_decode(std::string_view text);
 
 }  // namespace iris::server

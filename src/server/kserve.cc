@@ -3,6 +3,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/text.h"
 #include "server/kserve_codec.h"
@@ -75,7 +76,6 @@ Status check_shape(const std::string& model, const infer::TensorInfo& info,
 
 // One infer request in flight: its samples' answers, gathered as they come back.
 struct InferJob {
-  std::shared_ptr<const infer::Model> model;
   std::string name;  // the model's
   std::string id;
   std::vector<std::pair<size_t, bool>> outputs;  // model output index, binary
@@ -152,8 +152,8 @@ void infer(HttpServer& http, const infer::ServedModels& models, Request req, Rep
     }
     header_length = static_cast<uint64_t>(n);
   }
-  auto request = parse_infer_request(req.body, header_length);
-  req.body.clear();
+  // The body is freed once parsed (clear() would keep its bytes): the tensor is a copy.
+  auto request = parse_infer_request(std::exchange(req.body, {}), header_length);
   if (!request.ok()) return reply(Response::error(400, request.status().message()));
 
   const infer::Model& model = *served->model;
@@ -183,7 +183,6 @@ void infer(HttpServer& http, const infer::ServedModels& models, Request req, Rep
   }
 
   auto job = std::make_shared<InferJob>();
-  job->model = served->model;
   job->name = name;
   job->id = request->id;
   job->reply = std::move(reply);
@@ -251,8 +250,7 @@ void detect(HttpServer& http, const infer::ServedModels& models, const KserveOpt
                                           "detection model, use /infer for this one"));
   }
   bool unsupported = false;
-  auto picture = decode_picture(req.body, options.max_pixels, &unsupported);
-  req.body.clear();
+  auto picture = decode_picture(std::exchange(req.body, {}), options.max_pixels, &unsupported);
   if (!picture.ok()) {
     return reply(Response::error(unsupported ? 415 : 400, picture.status().message()));
   }

@@ -186,8 +186,8 @@ Status from_binary(std::string_view bytes, const Datatype& type, const std::stri
   return Status();
 }
 
-}  // namespace
-
+// The shortest decimal text that reads back as exactly `v`; "null" for NaN and infinities, which
+// JSON cannot hold.
 void append_float(std::string& out, float v) {
   if (!std::isfinite(v)) {
     out += "null";
@@ -197,8 +197,6 @@ void append_float(std::string& out, float v) {
   const auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
 }
-
-namespace {
 
 // A string member of `object`; errors name the object (`what`) and the key.
 Result<std::string> string_field(const json& object, const char* key, const std::string& what,

@@ -54,8 +54,4 @@ struct OutputToSend {
 EncodedResponse encode_infer_response(std::string_view model, std::string_view id,
                                       const std::vector<OutputToSend>& outputs);
 
-// The shortest decimal text that reads back as exactly `v`; "null" for NaN and infinities, which
-// JSON cannot hold.
-void append_float(std::string& out, float v);
-
 }  // namespace iris::server

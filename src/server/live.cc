@@ -13,7 +13,8 @@ namespace iris::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Deliver = std::function<void(std::optional<std::string>)>;
+using Part = PartSource::Part;
+using Deliver = std::function<void(Part)>;
 
 // How long a stream may go without a new frame before its last one is sent again.
 constexpr auto kResend = std::chrono::seconds(2);
@@ -57,7 +58,7 @@ class LiveView::Viewer : public PartSource {
         return;
       }
     }
-    deliver(std::nullopt);
+    deliver(nullptr);
   }
 
  private:
@@ -96,7 +97,7 @@ LiveView::~LiveView() {
   }
   hub_->cv.notify_all();
   thread_.join();
-  for (auto& end : ends) end(std::nullopt);
+  for (auto& end : ends) end(nullptr);
 }
 
 Result<std::shared_ptr<PartSource>> LiveView::open(const std::string& stream,
@@ -116,7 +117,7 @@ void LiveView::run() {
   struct Channel {
     std::shared_ptr<pipeline::FrameTap> tap;
     int64_t index = -1;  // of the frame encoded
-    std::shared_ptr<const std::string> part;
+    Part part;
     uint64_t seq = 0;
     bool gone = false;
   };
@@ -154,7 +155,7 @@ void LiveView::run() {
     }
 
     lock.lock();
-    std::vector<std::pair<Deliver, std::shared_ptr<const std::string>>> sends;
+    std::vector<std::pair<Deliver, Part>> sends;
     const auto now = Clock::now();
     for (const auto& v : alive) {
       if (!v->pending_) continue;
@@ -168,13 +169,7 @@ void LiveView::run() {
       }
     }
     lock.unlock();
-    for (auto& [deliver, part] : sends) {
-      if (part) {
-        deliver(*part);
-      } else {
-        deliver(std::nullopt);
-      }
-    }
+    for (auto& [deliver, part] : sends) deliver(std::move(part));
     sends.clear();
     alive.clear();
     lock.lock();

@@ -97,33 +97,40 @@ class Writer {
   std::string out_;
 };
 
+// A metric family with one number per stream, model or sink (a Row).
+template <typename Row>
+struct Column {
+  const char* name;
+  const char* type;
+  const char* help;
+  double (*get)(const Row&);
+};
+
 void streams(Writer& w, const MetricsInput& in) {
   using pipeline::StreamStats;
-  struct Counter {
-    const char* name;
-    const char* help;
-    double (*get)(const StreamStats&);
-  };
-  static const Counter kCounters[] = {
-      {"iris_stream_frames_total", "Frames processed.",
+  static const Column<StreamStats> kCounters[] = {
+      {"iris_stream_frames_total", "counter", "Frames processed.",
        [](const StreamStats& s) { return double(s.counters.frames); }},
-      {"iris_stream_dropped_frames_total", "Frames a live stream dropped because it fell behind.",
+      {"iris_stream_dropped_frames_total", "counter",
+       "Frames a live stream dropped because it fell behind.",
        [](const StreamStats& s) { return double(s.dropped); }},
-      {"iris_stream_decode_errors_total", "Packets the decoder could not decode.",
+      {"iris_stream_decode_errors_total", "counter", "Packets the decoder could not decode.",
        [](const StreamStats& s) { return double(s.decode_errors); }},
-      {"iris_stream_reconnects_total", "Successful reconnects of a camera.",
+      {"iris_stream_reconnects_total", "counter", "Successful reconnects of a camera.",
        [](const StreamStats& s) { return double(s.reconnects); }},
-      {"iris_stream_detector_runs_total", "Frames the detector ran on.",
+      {"iris_stream_detector_runs_total", "counter", "Frames the detector ran on.",
        [](const StreamStats& s) { return double(s.counters.detector_runs); }},
-      {"iris_stream_detector_errors_total", "Detector runs that failed or were dropped.",
+      {"iris_stream_detector_errors_total", "counter", "Detector runs that failed or were dropped.",
        [](const StreamStats& s) { return double(s.counters.detector_errors); }},
-      {"iris_stream_frame_errors_total", "Frames whose processing failed and was skipped.",
+      {"iris_stream_frame_errors_total", "counter",
+       "Frames whose processing failed and was skipped.",
        [](const StreamStats& s) { return double(s.counters.frame_errors); }},
-      {"iris_stream_event_errors_total", "Event deliveries to the stream's own sinks that failed.",
+      {"iris_stream_event_errors_total", "counter",
+       "Event deliveries to the stream's own sinks that failed.",
        [](const StreamStats& s) { return double(s.counters.event_errors); }},
   };
-  for (const Counter& c : kCounters) {
-    w.family(c.name, "counter", c.help);
+  for (const auto& c : kCounters) {
+    w.family(c.name, c.type, c.help);
     for (const auto& s : in.streams) w.sample(c.name, {"stream", s.name}, c.get(s));
   }
   w.family("iris_stream_fps", "gauge", "Frames processed per second over the last second.");
@@ -174,21 +181,19 @@ void streams(Writer& w, const MetricsInput& in) {
 }
 
 void models(Writer& w, const MetricsInput& in) {
-  w.family("iris_model_requests_total", "counter", "Samples accepted by the model's server.");
-  for (const auto& m : in.models) {
-    w.sample("iris_model_requests_total", {"model", m.stats.name}, double(m.stats.stats.requests));
-  }
-  w.family("iris_model_rejected_total", "counter", "Samples refused because the queue was full.");
-  for (const auto& m : in.models) {
-    w.sample("iris_model_rejected_total", {"model", m.stats.name}, double(m.stats.stats.rejected));
-  }
-  w.family("iris_model_failed_total", "counter", "Samples whose batch failed to run.");
-  for (const auto& m : in.models) {
-    w.sample("iris_model_failed_total", {"model", m.stats.name}, double(m.stats.stats.failed));
-  }
-  w.family("iris_model_queue_depth", "gauge", "Samples waiting for a batch now.");
-  for (const auto& m : in.models) {
-    w.sample("iris_model_queue_depth", {"model", m.stats.name}, double(m.stats.stats.queued));
+  static const Column<infer::ServerStats> kColumns[] = {
+      {"iris_model_requests_total", "counter", "Samples accepted by the model's server.",
+       [](const infer::ServerStats& s) { return double(s.requests); }},
+      {"iris_model_rejected_total", "counter", "Samples refused because the queue was full.",
+       [](const infer::ServerStats& s) { return double(s.rejected); }},
+      {"iris_model_failed_total", "counter", "Samples whose batch failed to run.",
+       [](const infer::ServerStats& s) { return double(s.failed); }},
+      {"iris_model_queue_depth", "gauge", "Samples waiting for a batch now.",
+       [](const infer::ServerStats& s) { return double(s.queued); }},
+  };
+  for (const auto& c : kColumns) {
+    w.family(c.name, c.type, c.help);
+    for (const auto& m : in.models) w.sample(c.name, {"model", m.stats.name}, c.get(m.stats.stats));
   }
   w.family("iris_model_batch_size", "histogram", "Samples per batch run.");
   for (const auto& m : in.models) {
@@ -226,13 +231,7 @@ void models(Writer& w, const MetricsInput& in) {
 
 void delivery(Writer& w, const MetricsInput& in) {
   if (in.sinks.empty()) return;
-  struct Column {
-    const char* name;
-    const char* type;
-    const char* help;
-    double (*get)(const events::SinkStats&);
-  };
-  static const Column kColumns[] = {
+  static const Column<events::SinkStats> kColumns[] = {
       {"iris_delivery_delivered_total", "counter", "Events the sink's peer confirmed.",
        [](const events::SinkStats& s) { return double(s.delivered); }},
       {"iris_delivery_failures_total", "counter", "Failed connects and sends to the sink's peer.",
@@ -245,7 +244,7 @@ void delivery(Writer& w, const MetricsInput& in) {
       {"iris_delivery_connected", "gauge", "1 while the sink is connected to its peer.",
        [](const events::SinkStats& s) { return s.connected ? 1.0 : 0.0; }},
   };
-  for (const Column& c : kColumns) {
+  for (const auto& c : kColumns) {
     w.family(c.name, c.type, c.help);
     for (const auto& s : in.sinks) w.sample(c.name, {"sink", s.name, "type", s.type}, c.get(s));
   }

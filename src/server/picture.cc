@@ -6,6 +6,11 @@
 namespace iris::server {
 namespace {
 
+struct PictureSize {
+  int width = 0;
+  int height = 0;
+};
+
 uint32_t big_endian(std::string_view b, size_t at, int bytes) {
   uint32_t v = 0;
   for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
@@ -46,8 +51,7 @@ Result<PictureSize> jpeg_size(std::string_view b) {
   return Status::error("the JPEG is truncated or malformed: no frame header was found");
 }
 
-}  // namespace
-
+// Width and height from a JPEG's or PNG's header; an error when `b` is neither.
 Result<PictureSize> picture_size(std::string_view b) {
   if (is_png(b)) {
     if (b.size() < 24 || b.substr(12, 4) != "IHDR") {
@@ -61,6 +65,8 @@ Result<PictureSize> picture_size(std::string_view b) {
       "the body is not a JPEG or PNG picture; send one (Content-Type image/jpeg or "
       "image/png)");
 }
+
+}  // namespace
 
 Result<cv::Mat> decode_picture(std::string_view bytes, int64_t max_pixels, bool* unsupported) {
   if (unsupported) *unsupported = !is_png(bytes) && !is_jpeg(bytes);

@@ -11,13 +11,6 @@
 
 namespace iris::server {
 
-// Width and height from a JPEG's or PNG's header; an error when `bytes` is neither.
-struct PictureSize {
-  int width = 0;
-  int height = 0;
-};
-Result<PictureSize> picture_size(std::string_view bytes);
-
 // A BGR picture from JPEG or PNG bytes of at most `max_pixels` pixels. Errors say which limit or
 // format was wrong; *unsupported is set when the bytes are not a JPEG or PNG at all (415).
 Result<cv::Mat> decode_picture(std::string_view bytes, int64_t max_pixels,

@@ -82,8 +82,14 @@ bool is_event_id(std::string_view id) {
                      [&](char c) { return kAlphabet.find(c) != std::string_view::npos; });
 }
 
-json stream_json(const pipeline::StreamStats& s, double fps) {
+Response no_stream(const std::string& name) {
+  return Response::error(404, "no stream named '" + name + "'; GET /api/streams lists them");
+}
+
+// `fps`: per stream, as Server::fps() has it; 0 for a stream not sampled yet.
+json stream_json(const pipeline::StreamStats& s, const std::map<std::string, double>& fps) {
   const auto& c = s.counters;
+  const auto rate = fps.find(s.name);
   return {{"name", s.name},
           {"url", redact(s.url)},
           {"state", pipeline::state_name(s.state)},
@@ -91,7 +97,7 @@ json stream_json(const pipeline::StreamStats& s, double fps) {
           {"live", s.live},
           {"width", s.width},
           {"height", s.height},
-          {"fps", fps},
+          {"fps", rate == fps.end() ? 0 : rate->second},
           {"frames", c.frames},
           {"dropped", s.dropped},
           {"decode_errors", s.decode_errors},
@@ -242,15 +248,9 @@ void Server::add_routes() {
       "GET", "/api/streams/{}",
       [this](Request req, Reply reply) {
         for (const auto& st : engine_->stats()) {
-          if (st.name == req.params[0]) {
-            const auto rates = fps();
-            const auto it = rates.find(st.name);
-            return reply(
-                Response::json(stream_json(st, it == rates.end() ? 0 : it->second).dump()));
-          }
+          if (st.name == req.params[0]) return reply(Response::json(stream_json(st, fps()).dump()));
         }
-        reply(Response::error(
-            404, "no stream named '" + req.params[0] + "'; GET /api/streams lists them"));
+        reply(no_stream(req.params[0]));
       },
       Run::kInline);
   h.route("DELETE", "/api/streams/{}",
@@ -279,11 +279,8 @@ void Server::add_routes() {
 void Server::list_streams(Reply reply) {
   const auto rates = fps();
   json list = json::array();
-  for (const auto& st : engine_->stats()) {
-    const auto it = rates.find(st.name);
-    list.push_back(stream_json(st, it == rates.end() ? 0 : it->second));
-  }
-  reply(Response::json(json{{"streams", list}}.dump()));
+  for (const auto& st : engine_->stats()) list.push_back(stream_json(st, rates));
+  reply(Response::json(json{{"streams", std::move(list)}}.dump()));
 }
 
 void Server::add_stream(Request req, Reply reply) {
@@ -316,7 +313,7 @@ void Server::add_stream(Request req, Reply reply) {
     pipeline_.streams.push_back(*spec);
     rules_[spec->name] = body->value("rules", json::array());
     add_snapshot_dirs(*spec, &snapshot_dirs_);
-    saved = state_.add_stream(spec->name, *body);
+    saved = state_.add_stream(*body);
   }
   reply(with_warning(json{{"added", spec->name}}, saved, 201));
 }
@@ -324,8 +321,7 @@ void Server::add_stream(Request req, Reply reply) {
 void Server::remove_stream(const std::string& name, Reply reply) {
   std::lock_guard control(control_mu_);
   if (!engine_->frame_tap(name)) {
-    return reply(
-        Response::error(404, "no stream named '" + name + "'; GET /api/streams lists them"));
+    return reply(no_stream(name));
   }
   if (Status removed = engine_->remove_stream(name); !removed) {
     return reply(Response::error(409, removed.message()));
@@ -343,8 +339,7 @@ void Server::remove_stream(const std::string& name, Reply reply) {
 void Server::pause_stream(const std::string& name, bool pause, Reply reply) {
   std::lock_guard control(control_mu_);
   if (!engine_->frame_tap(name)) {
-    return reply(
-        Response::error(404, "no stream named '" + name + "'; GET /api/streams lists them"));
+    return reply(no_stream(name));
   }
   if (Status s = pause ? engine_->pause_stream(name) : engine_->resume_stream(name); !s) {
     return reply(Response::error(409, s.message()));
@@ -361,8 +356,7 @@ void Server::get_rules(const std::string& name, Reply reply) {
   std::lock_guard lock(mu_);
   const auto it = rules_.find(name);
   if (it == rules_.end()) {
-    return reply(
-        Response::error(404, "no stream named '" + name + "'; GET /api/streams lists them"));
+    return reply(no_stream(name));
   }
   reply(Response::json(json{{"stream", name}, {"rules", it->second}}.dump()));
 }
@@ -383,8 +377,7 @@ void Server::put_rules(const std::string& name, Request req, Reply reply) {
     const auto it = std::find_if(pipeline_.streams.begin(), pipeline_.streams.end(),
                                  [&](const pipeline::StreamSpec& s) { return s.name == name; });
     if (it == pipeline_.streams.end()) {
-      return reply(
-          Response::error(404, "no stream named '" + name + "'; GET /api/streams lists them"));
+      return reply(no_stream(name));
     }
     parsed = pipeline::parse_rules(req.body, "request", *it);
   }
@@ -407,8 +400,7 @@ void Server::put_rules(const std::string& name, Request req, Reply reply) {
 void Server::frame(const std::string& name, Reply reply) {
   const std::shared_ptr<pipeline::FrameTap> tap = engine_->frame_tap(name);
   if (!tap) {
-    return reply(
-        Response::error(404, "no stream named '" + name + "'; GET /api/streams lists them"));
+    return reply(no_stream(name));
   }
   const pipeline::FrameTap::Picture picture = tap->latest(false);
   if (picture.bgr.empty()) {
@@ -426,8 +418,7 @@ void Server::frame(const std::string& name, Reply reply) {
 void Server::live(const std::string& name, Reply reply) {
   std::shared_ptr<pipeline::FrameTap> tap = engine_->frame_tap(name);
   if (!tap) {
-    return reply(
-        Response::error(404, "no stream named '" + name + "'; GET /api/streams lists them"));
+    return reply(no_stream(name));
   }
   auto viewer = live_->open(name, std::move(tap));
   if (!viewer.ok()) return reply(Response::error(503, viewer.status().message()));

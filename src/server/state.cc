@@ -106,7 +106,7 @@ const nlohmann::json* ApiState::added(const std::string& stream) const {
   return nullptr;
 }
 
-Status ApiState::add_stream(const std::string& name, nlohmann::json body) {
+Status ApiState::add_stream(nlohmann::json body) {
   added_.push_back(std::move(body));
   return save();
 }

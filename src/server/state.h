@@ -29,7 +29,6 @@ class ApiState {
   Status apply(pipeline::PipelineSpec* pipeline) const;
 
   const std::string& path() const { return path_; }
-  bool paused(const std::string& stream) const { return paused_.count(stream) > 0; }
   const std::set<std::string>& paused_streams() const { return paused_; }
   // The rules a stream got through the API, if it did.
   const nlohmann::json* rules(const std::string& stream) const;
@@ -37,7 +36,7 @@ class ApiState {
   const nlohmann::json* added(const std::string& stream) const;
 
   // Each change is saved before it returns; errors name the file.
-  Status add_stream(const std::string& name, nlohmann::json body);
+  Status add_stream(nlohmann::json body);         // the body names the stream
   Status remove_stream(const std::string& name);  // forgets its pause and rules too
   Status set_paused(const std::string& name, bool paused);
   Status set_rules(const std::string& name, nlohmann::json rules);

@@ -1,9 +1,7 @@
 #include "video/camera.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <thread>
 #include <utility>
 
 #include "core/clock.h"
@@ -30,11 +28,8 @@ const char* link_state_name(LinkState s) {
   return "unknown";
 }
 
-Camera::Camera(CameraOptions options)
-    : options_(std::move(options)),
-      live_(is_url(options_.source.url) || options_.source.emulate_live),
-      rng_(std::random_device{}()) {
-  info_.live = live_;
+Camera::Camera(CameraOptions options) : options_(std::move(options)), rng_(std::random_device{}()) {
+  info_.live = is_url(options_.source.url) || options_.source.emulate_live;
 }
 
 Camera::~Camera() = default;
@@ -56,16 +51,6 @@ Result<std::unique_ptr<Camera>> Camera::open(const CameraOptions& options) {
 }
 
 bool Camera::stopping() const { return options_.source.stop && options_.source.stop->load(); }
-
-bool Camera::sleep(double seconds) const {
-  const int64_t until = steady_ns() + static_cast<int64_t>(seconds * 1e9);
-  // Short slices: a stop request must not wait out a 30 s backoff.
-  for (int64_t left = until - steady_ns(); left > 0; left = until - steady_ns()) {
-    if (stopping()) return false;
-    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(left, 20'000'000)));
-  }
-  return !stopping();
-}
 
 std::string Camera::who() const {
   return "camera '" + (options_.name.empty() ? url() : options_.name) + "'";
@@ -104,12 +89,17 @@ Status Camera::give_up(const std::string& reason) {
 
 Status Camera::connect() {
   const ReconnectPolicy& p = options_.reconnect;
-  if (must_wait_) {
+  // Every attempt but the first is a retry (after a refusal or a drop, which a retry at once would
+  // find as it just was): back off first.
+  if (connected_once_ || failures_ > 0) {
     const double base = std::min(
         p.max_delay, p.initial_delay * std::pow(p.multiplier, static_cast<double>(retries_)));
     std::uniform_real_distribution<double> spread(1 - p.jitter, 1 + p.jitter);
     ++retries_;
-    if (!sleep(base * spread(rng_))) return Status::error("stopped");
+    const double delay = base * spread(rng_);
+    if (!sleep_until(steady_ns() + static_cast<int64_t>(delay * 1e9), options_.source.stop)) {
+      return Status::error("stopped");
+    }
   }
   {
     std::lock_guard lock(mu_);
@@ -117,11 +107,9 @@ Status Camera::connect() {
   }
   auto source = Source::open(options_.source);
   if (!source.ok()) {
-    must_wait_ = true;
     ++failures_;
     return source.status();
   }
-  must_wait_ = false;
   flowing_ = false;
   if (connected_once_) {
     // The new Source starts its clock at 0: continue where the last one stopped.
@@ -130,8 +118,7 @@ Status Camera::connect() {
     gap_ = true;
   }
   const StreamInfo info = (*source)->info();
-  live_ = info.live;
-  step_ = info.fps > 0 ? 1.0 / info.fps : 0.04;
+  step_ = frame_step(info.fps);
   std::lock_guard lock(mu_);
   if (connected_once_) ++status_.reconnects;
   connected_once_ = true;
@@ -150,7 +137,6 @@ void Camera::close_source() {
     status_.dropped += source_->dropped();
     old = std::move(source_);
   }
-  must_wait_ = true;  // a retry right after a drop would find the camera as it just was
 }
 
 Frame Camera::deliver(Frame f) {
@@ -179,7 +165,8 @@ Frame Camera::deliver(Frame f) {
   }
   // A stall is only seen (and logged) by status(): the state itself stayed live.
   if (was_stalled) log::info(who() + ": live again");
-  set_state(LinkState::kLive, "");
+  // Read without mu_: only this thread writes the state, and live it already is most frames.
+  if (status_.state != LinkState::kLive) set_state(LinkState::kLive, "");
   return f;
 }
 
@@ -206,7 +193,7 @@ Result<std::optional<Frame>> Camera::read() {
     auto r = source_->read();
     if (r.ok() && r->has_value()) return std::optional<Frame>(deliver(std::move(**r)));
     if (stopping()) continue;
-    if (!live_) {  // a file: its end is the end, its read error final
+    if (!info_.live) {  // a file: its end is the end, its read error final
       close_source();
       if (r.ok()) {
         set_state(LinkState::kEnded, "stream ended");
@@ -232,7 +219,7 @@ LinkStatus Camera::status() const {
     s.decode_errors += source_->decode_errors();
     s.dropped += source_->dropped();
   }
-  if (s.state == LinkState::kLive && live_ &&
+  if (s.state == LinkState::kLive && info_.live &&
       steady_ns() - last_frame_ns_ > static_cast<int64_t>(options_.stall_after * 1e9)) {
     s.state = LinkState::kStalled;
     s.reason = "no frame for " + seconds_text(options_.stall_after);
@@ -242,6 +229,11 @@ LinkStatus Camera::status() const {
     }
   }
   return s;
+}
+
+bool Camera::live() const {
+  std::lock_guard lock(mu_);
+  return info_.live;
 }
 
 StreamInfo Camera::info() const {

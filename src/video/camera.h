@@ -5,7 +5,6 @@
 // state and counters can be read from any thread while another one blocks in read().
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -78,7 +77,7 @@ class Camera {
   StreamInfo info() const;
   // A URL that is a camera (known for sure once connected: an http file with a duration is not);
   // a file is live only with emulate_live.
-  bool live() const { return live_.load(); }
+  bool live() const;
   const std::string& url() const { return options_.source.url; }
 
  private:
@@ -86,8 +85,6 @@ class Camera {
   bool stopping() const;
   // "camera 'NAME'" or "camera 'URL'", for logs and errors.
   std::string who() const;
-  // Sleeps, waking early when stop is set; false if it was.
-  bool sleep(double seconds) const;
   // One connect attempt, after the backoff delay a retry waits.
   Status connect();
   // The policy allows no more attempts.
@@ -100,13 +97,11 @@ class Camera {
   Frame deliver(Frame f);
 
   const CameraOptions options_;
-  std::atomic<bool> live_;
   std::mt19937 rng_;
 
   // Reader thread only.
-  int failures_ = 0;        // consecutive attempts that brought no frame
-  int retries_ = 0;         // delays waited since frames last flowed
-  bool must_wait_ = false;  // the next connect is a retry: back off first
+  int failures_ = 0;  // consecutive attempts that brought no frame
+  int retries_ = 0;   // delays waited since frames last flowed
   bool connected_once_ = false;
   bool flowing_ = false;   // the current Source delivered a frame
   bool gap_ = false;       // the next frame follows a reconnect
@@ -119,7 +114,7 @@ class Camera {
   mutable std::mutex mu_;
   std::unique_ptr<Source> source_;  // replaced under mu_ by the reader; status() reads counters
   LinkStatus status_;               // counters of closed Sources, state, reason
-  StreamInfo info_;
+  StreamInfo info_;            // written under mu_ by the reader, which alone may read it without
   int64_t last_frame_ns_ = 0;  // steady clock
   mutable bool stall_logged_ = false;
 };

@@ -117,6 +117,15 @@ Status check_options(const SourceOptions& o) {
   return {};
 }
 
+bool sleep_until(int64_t due_ns, const std::atomic<bool>* stop) {
+  const auto stopped = [stop] { return stop && stop->load(); };
+  // Short slices: a stop request must not wait out a long sleep (a 30 s backoff).
+  for (int64_t left = due_ns - steady_ns(); left > 0 && !stopped(); left = due_ns - steady_ns()) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(left, 50'000'000)));
+  }
+  return !stopped();
+}
+
 Source::Source(SourceOptions options) : options_(std::move(options)) {
   options_.loop = options_.loop || options_.emulate_live;  // a camera never ends
 }
@@ -227,7 +236,7 @@ Status Source::restart() {
       av_seek_frame(fmt_, stream_index_, start == AV_NOPTS_VALUE ? 0 : start, AVSEEK_FLAG_BACKWARD);
   if (rc < 0) return Status::error("cannot loop '" + options_.url + "': " + av_error(rc));
   avcodec_flush_buffers(dec_);
-  pts_offset_ = std::max(last_pts_, last_packet_time_) + frame_step();
+  pts_offset_ = std::max(last_pts_, last_packet_time_) + frame_step(info_.fps);
   first_pts_ = -1;
   untimed_ = 0;
   draining_ = false;
@@ -242,11 +251,7 @@ void Source::pace(double pts) {
     pace_start_ns_ = steady_ns();
     return;
   }
-  const int64_t due = pace_start_ns_ + static_cast<int64_t>((pts - pace_start_pts_) * 1e9);
-  // Sleep in short slices so that a stop request is honoured quickly.
-  for (int64_t left = due - steady_ns(); left > 0 && !stopping(); left = due - steady_ns()) {
-    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(left, 50'000'000)));
-  }
+  sleep_until(pace_start_ns_ + static_cast<int64_t>((pts - pace_start_pts_) * 1e9), options_.stop);
 }
 
 double Source::packet_time(const AVPacket* p) const {
@@ -294,7 +299,7 @@ Source::Decoded Source::receive(std::optional<Frame>* out) {
   }
   const AVStream* st = fmt_->streams[stream_index_];
   const int64_t ts = frame_->best_effort_timestamp;
-  const double step = frame_step();
+  const double step = frame_step(info_.fps);
   double t = ts != AV_NOPTS_VALUE ? ts * av_q2d(st->time_base) : -1;
   if (t < 0 && first_pts_ < 0 && camera_ && untimed_dropped_ < kMaxUntimedDrops) {
     // A camera's clock starts at its first timestamp: a frame before it (RTSP's first, ahead of

@@ -78,8 +78,6 @@ class Source {
   void arm(double seconds);
   static int interrupt_cb(void* opaque);
   bool stopping() const { return options_.stop && options_.stop->load(); }
-  // Seconds from one frame to the next: the nominal rate's, or 25 fps' when it is unknown.
-  double frame_step() const { return info_.fps > 0 ? 1.0 / info_.fps : 0.04; }
   enum class Decoded { kFrame, kSkipped, kNeedInput, kFlushed, kCorrupt };
   Decoded receive(std::optional<Frame>* out);
   Status restart();
@@ -128,6 +126,13 @@ class Source {
 
 // Options that cannot work whatever the stream (a config mistake), with the fix; ok otherwise.
 Status check_options(const SourceOptions& options);
+
+// Seconds from one frame to the next at a nominal rate of `fps`; 25 fps' when it is unknown (0).
+inline double frame_step(double fps) { return fps > 0 ? 1.0 / fps : 0.04; }
+
+// Sleeps until `due_ns` on the steady clock (core/clock.h), waking within 50 ms once *stop is set
+// (stop may be null); false if it was.
+bool sleep_until(int64_t due_ns, const std::atomic<bool>* stop);
 
 // True for "scheme://..." (rtsp://, http://, ...; the scheme starts with a letter and has only
 // letters, digits, '+', '-' and '.'), false for local paths.

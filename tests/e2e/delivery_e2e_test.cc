@@ -5,17 +5,15 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "e2e/scene.h"
+#include "events/test_events.h"
 #include "support/brokers.h"
 #include "support/support.h"
 
@@ -23,7 +21,11 @@ namespace iris {
 namespace {
 
 namespace scene = testing::scene;
-using Clock = std::chrono::steady_clock;
+using events::eventually;
+using events::ids_of;
+using events::missing;
+using events::mqtt_ids;
+using events::redis_ids;
 
 // The scripted scene at 100 fps: played as a camera (looped, paced) it raises a few events a
 // second, on and on.
@@ -52,45 +54,6 @@ std::vector<std::string> jsonl_ids(const std::string& path) {
     if (j.is_object() && j.contains("id")) ids.push_back(j["id"].get<std::string>());
   }
   return ids;
-}
-
-std::set<std::string> payload_ids(const std::vector<std::string>& payloads) {
-  std::set<std::string> ids;
-  for (const std::string& p : payloads) {
-    const auto j = nlohmann::json::parse(p, nullptr, false);
-    if (j.is_object() && j.contains("id")) ids.insert(j["id"].get<std::string>());
-  }
-  return ids;
-}
-
-std::set<std::string> mqtt_ids(const testing::MqttSubscriber& sub) {
-  std::vector<std::string> payloads;
-  for (const auto& m : sub.messages()) payloads.push_back(m.payload);
-  return payload_ids(payloads);
-}
-
-std::set<std::string> redis_ids(int port, const std::string& key) {
-  std::set<std::string> ids;
-  if (auto entries = testing::redis_xrange(port, key); entries.ok()) {
-    for (const auto& entry : *entries) ids.insert(entry.at("id"));
-  }
-  return ids;
-}
-
-size_t missing(const std::vector<std::string>& wanted, const std::set<std::string>& got) {
-  size_t n = 0;
-  for (const std::string& id : wanted) n += !got.contains(id);
-  return n;
-}
-
-template <typename Done>
-bool eventually(Done done, double seconds) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
 }
 
 // An iris run that the test ends; killed if the test stops early, as the stream never ends.
@@ -224,11 +187,11 @@ TEST(DeliveryE2e, EventsPendingWhenIrisIsKilledArriveAfterARestart) {
   EXPECT_TRUE(eventually(
       [&] {
         return missing(ids, redis_ids(redis.port(), "iris:synth")) == 0 &&
-               missing(ids, payload_ids(hook.accepted())) == 0;
+               missing(ids, ids_of(hook.accepted())) == 0;
       },
       15))
       << missing(ids, redis_ids(redis.port(), "iris:synth")) << " (redis) and "
-      << missing(ids, payload_ids(hook.accepted())) << " (webhook) of the " << ids.size()
+      << missing(ids, ids_of(hook.accepted())) << " (webhook) of the " << ids.size()
       << " events of the killed run never arrived\n"
       << testing::read_file(second.log);
   ASSERT_TRUE(eventually([&] { return jsonl_ids(jsonl).size() >= ids.size() + 2; }, 15));
@@ -237,7 +200,7 @@ TEST(DeliveryE2e, EventsPendingWhenIrisIsKilledArriveAfterARestart) {
   // The second run's own events arrived too, and nothing was lost on the way.
   const auto all = jsonl_ids(jsonl);
   EXPECT_EQ(missing(all, redis_ids(redis.port(), "iris:synth")), 0u) << "of " << all.size();
-  EXPECT_EQ(missing(all, payload_ids(hook.accepted())), 0u) << "of " << all.size();
+  EXPECT_EQ(missing(all, ids_of(hook.accepted())), 0u) << "of " << all.size();
   const std::string out = testing::read_file(second.log);
   for (const char* sink : {"redis (redis)", "webhook (webhook)"}) {
     const auto line = summary_line(out, sink);

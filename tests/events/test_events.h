@@ -1,12 +1,16 @@
-// Events for the delivery tests: distinct ids, and the ids found in delivered JSON payloads.
+// Events for the delivery tests: distinct ids, the ids found in delivered JSON payloads (at a
+// webhook peer, an MQTT subscriber, a Redis stream), and waiting until they arrive.
 #pragma once
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "events/event.h"
+#include "support/brokers.h"
 
 namespace iris::events {
 
@@ -40,14 +44,37 @@ inline std::set<std::string> ids_of(const std::vector<std::string>& payloads) {
   return ids;
 }
 
-// The ids of `wanted` missing from `got`.
-inline std::vector<std::string> missing(const std::vector<std::string>& wanted,
-                                        const std::set<std::string>& got) {
-  std::vector<std::string> out;
-  for (const std::string& id : wanted) {
-    if (!got.contains(id)) out.push_back(id);
+// How many ids of `wanted` are missing from `got`.
+inline size_t missing(const std::vector<std::string>& wanted, const std::set<std::string>& got) {
+  size_t n = 0;
+  for (const std::string& id : wanted) n += !got.contains(id);
+  return n;
+}
+
+inline std::set<std::string> mqtt_ids(const iris::testing::MqttSubscriber& sub) {
+  std::vector<std::string> payloads;
+  for (const auto& m : sub.messages()) payloads.push_back(m.payload);
+  return ids_of(payloads);
+}
+
+// The `id` fields of a Redis stream's entries; none when the server does not answer.
+inline std::set<std::string> redis_ids(int port, const std::string& key) {
+  std::set<std::string> ids;
+  if (auto entries = iris::testing::redis_xrange(port, key); entries.ok()) {
+    for (const auto& entry : *entries) ids.insert(entry.at("id"));
   }
-  return out;
+  return ids;
+}
+
+// Polls `done` until it holds or `seconds` pass; returns whether it held.
+template <typename Done>
+bool eventually(Done done, double seconds = 20) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 }  // namespace iris::events

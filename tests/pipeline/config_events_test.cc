@@ -28,7 +28,8 @@ TEST_F(ConfigEventsTest, ReadsTheLogAndEverySink) {
   log: out/events-log
   max_mb: 64
   sinks:
-    - {type: mqtt, host: 10.0.0.5, port: 1884, topic: "site/{stream}/{type}", keepalive: 60}
+    - {type: mqtt, host: 10.0.0.5, port: 1884, topic: "site/{stream}/{type}", keepalive: 60,
+       username: iris}
     - type: redis
       name: archive
       key: iris:{stream}
@@ -54,6 +55,7 @@ TEST_F(ConfigEventsTest, ReadsTheLogAndEverySink) {
   EXPECT_EQ(d.sinks[0].options["host"], "10.0.0.5");
   EXPECT_EQ(d.sinks[0].options["port"], "1884");
   EXPECT_EQ(d.sinks[0].options["topic"], "site/{stream}/{type}");
+  EXPECT_EQ(d.sinks[0].options["username"], "iris");
   EXPECT_EQ(d.sinks[0].window, 100u);  // the defaults
   EXPECT_EQ(d.sinks[0].timeout.count(), 5000);
   EXPECT_FALSE(d.sinks[0].options.contains("type"));
@@ -117,6 +119,7 @@ TEST_F(ConfigEventsTest, SinkMistakesPointAtTheKey) {
     - {type: webhook, name: "a/b", url: http://x}
     - {type: webhook, name: hook, url: http://y}
     - {type: webhook, name: hook, url: http://z}
+    - {type: redis, name: "..", key: k}
 )"));
   EXPECT_TRUE(contains(e,
                        "test.yaml:8:14: events.sinks[0].type: unknown sink type 'mqt' (did "
@@ -140,6 +143,9 @@ TEST_F(ConfigEventsTest, SinkMistakesPointAtTheKey) {
       contains(e,
                "test.yaml:14:29: events.sinks[6].name: a second sink named 'hook' (the first at "
                "test.yaml:13:29)"))
+      << e;
+  // The event log's own rule for cursor names, checked here at the line.
+  EXPECT_TRUE(contains(e, "test.yaml:15:27: events.sinks[7].name: '..' may only have letters"))
       << e;
 }
 

@@ -1,7 +1,6 @@
 // The `tracker` section of a pipeline config: both types, their keys, ranges and messages.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <string>
 #include <variant>
 
@@ -12,30 +11,23 @@
 namespace iris::pipeline {
 namespace {
 
-// One stream named cam reading a stand-in video file, with `tracker_line` under it (line 5).
-class ConfigTrackerTest : public ::testing::Test {
+// One stream named cam reading the stand-in video, with `tracker_line` under it (line 5).
+class ConfigTrackerTest : public VideoConfigTest {
  protected:
-  void SetUp() override { std::ofstream(video()) << "not really a video"; }
-  std::string video() const { return dir_.file("clip.mp4"); }
-
-  std::string yaml(const std::string& tracker_line) const {
-    return "defaults: {detector: {type: hog}}\nstreams:\n  - name: cam\n    url: " + video() +
-           "\n    " + tracker_line + "\n";
+  static std::string stream_with(const std::string& tracker_line) {
+    return "defaults: {detector: {type: hog}}\nstreams:\n  - name: cam\n    url: VIDEO\n    " +
+           tracker_line + "\n";
   }
-  Result<PipelineSpec> parse(const std::string& tracker_line) const {
-    return parse_config(yaml(tracker_line), "test.yaml");
+  Result<PipelineSpec> parse_tracker(const std::string& tracker_line) const {
+    return parse(stream_with(tracker_line));
   }
-  std::string errors(const std::string& tracker_line) const {
-    Result<PipelineSpec> result = parse(tracker_line);
-    EXPECT_FALSE(result.ok()) << "parsed but should not have: " << tracker_line;
-    return result.ok() ? "" : result.status().message();
+  std::string tracker_errors(const std::string& tracker_line) const {
+    return errors(stream_with(tracker_line));
   }
-
-  testing::TempDir dir_;
 };
 
 TEST_F(ConfigTrackerTest, ByteTrackWithEveryKey) {
-  const Result<PipelineSpec> result = parse(
+  const Result<PipelineSpec> result = parse_tracker(
       "tracker: {type: bytetrack, high_score: 0.6, low_score: 0.2, new_track_score: 0.7, "
       "match_iou: 0.25, low_match_iou: 0.4, unconfirmed_match_iou: 0.35, max_age: 2.5, "
       "min_hits: 3, appearance_weight: 0.4}");
@@ -55,7 +47,7 @@ TEST_F(ConfigTrackerTest, ByteTrackWithEveryKey) {
 }
 
 TEST_F(ConfigTrackerTest, ByteTrackDefaultsAreThePapers) {
-  const Result<PipelineSpec> result = parse("tracker: {type: bytetrack}");
+  const Result<PipelineSpec> result = parse_tracker("tracker: {type: bytetrack}");
   ASSERT_TRUE(result.ok()) << result.status().message();
   const auto& bt = std::get<track::ByteTrackSpec>(result->streams.at(0).tracker);
   EXPECT_DOUBLE_EQ(bt.high_score, 0.5);
@@ -70,17 +62,15 @@ TEST_F(ConfigTrackerTest, ByteTrackDefaultsAreThePapers) {
 }
 
 TEST_F(ConfigTrackerTest, NoTrackerMeansSort) {
-  const Result<PipelineSpec> result = parse("loop: false");
+  const Result<PipelineSpec> result = parse_tracker("loop: false");
   ASSERT_TRUE(result.ok()) << result.status().message();
   EXPECT_TRUE(std::holds_alternative<track::SortSpec>(result->streams.at(0).tracker));
 }
 
 TEST_F(ConfigTrackerTest, StreamTrackerReplacesTheDefaultsOneWhateverItsType) {
-  const Result<PipelineSpec> result = parse_config(
+  const Result<PipelineSpec> result = parse(
       "defaults:\n  detector: {type: hog}\n  tracker: {type: bytetrack, min_hits: 4}\nstreams:\n"
-      "  - {name: a, url: " +
-          video() + "}\n  - {name: b, url: " + video() + ", tracker: {type: sort}}\n",
-      "test.yaml");
+      "  - {name: a, url: VIDEO}\n  - {name: b, url: VIDEO, tracker: {type: sort}}\n");
   ASSERT_TRUE(result.ok()) << result.status().message();
   ASSERT_TRUE(std::holds_alternative<track::ByteTrackSpec>(result->streams.at(0).tracker));
   EXPECT_EQ(std::get<track::ByteTrackSpec>(result->streams.at(0).tracker).min_hits, 4);
@@ -116,7 +106,7 @@ TEST_F(ConfigTrackerTest, ByteTrackValuesOutOfRange) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.keys);
-    const std::string message = errors("tracker: {type: bytetrack, " + c.keys + "}");
+    const std::string message = tracker_errors("tracker: {type: bytetrack, " + c.keys + "}");
     EXPECT_TRUE(contains(message, "test.yaml:5:"));
     EXPECT_TRUE(contains(message, c.expected));
   }
@@ -124,56 +114,59 @@ TEST_F(ConfigTrackerTest, ByteTrackValuesOutOfRange) {
 
 TEST_F(ConfigTrackerTest, ScoreThresholdsMustStayOrdered) {
   // Both given: the message points at the lower one.
-  EXPECT_TRUE(contains(errors("tracker: {type: bytetrack, high_score: 0.5, low_score: 0.6}"),
-                       "test.yaml:5:60: streams[0].tracker.low_score: 0.6 is above high_score "
-                       "0.5; low_score must be at most high_score"));
+  EXPECT_TRUE(
+      contains(tracker_errors("tracker: {type: bytetrack, high_score: 0.5, low_score: 0.6}"),
+               "test.yaml:5:60: streams[0].tracker.low_score: 0.6 is above high_score "
+               "0.5; low_score must be at most high_score"));
   // Only one given: the message points at it and says the other is the default.
-  EXPECT_TRUE(contains(errors("tracker: {type: bytetrack, high_score: 0.05}"),
+  EXPECT_TRUE(contains(tracker_errors("tracker: {type: bytetrack, high_score: 0.05}"),
                        "test.yaml:5:44: streams[0].tracker.high_score: 0.05 is below low_score "
                        "0.1 (the default); high_score must be at least low_score"));
-  EXPECT_TRUE(contains(errors("tracker: {type: bytetrack, high_score: 0.7}"),
+  EXPECT_TRUE(contains(tracker_errors("tracker: {type: bytetrack, high_score: 0.7}"),
                        "test.yaml:5:44: streams[0].tracker.high_score: 0.7 is above "
                        "new_track_score 0.6 (the default); high_score must be at most "
                        "new_track_score"));
-  EXPECT_TRUE(contains(errors("tracker: {type: bytetrack, new_track_score: 0.4}"),
+  EXPECT_TRUE(contains(tracker_errors("tracker: {type: bytetrack, new_track_score: 0.4}"),
                        "test.yaml:5:49: streams[0].tracker.new_track_score: 0.4 is below "
                        "high_score 0.5 (the default); new_track_score must be at least "
                        "high_score"));
 }
 
 TEST_F(ConfigTrackerTest, BoundaryValuesAreAccepted) {
-  const Result<PipelineSpec> result = parse(
+  const Result<PipelineSpec> result = parse_tracker(
       "tracker: {type: bytetrack, high_score: 1, low_score: 1, new_track_score: 1, match_iou: 1, "
       "low_match_iou: 1, unconfirmed_match_iou: 1, min_hits: 1, appearance_weight: 1}");
   ASSERT_TRUE(result.ok()) << result.status().message();
-  const Result<PipelineSpec> low = parse(
+  const Result<PipelineSpec> low = parse_tracker(
       "tracker: {type: bytetrack, high_score: 0.001, low_score: 0, new_track_score: 0.001, "
       "max_age: 0.001, appearance_weight: 0}");
   ASSERT_TRUE(low.ok()) << low.status().message();
 }
 
 TEST_F(ConfigTrackerTest, KeyOfTheOtherTrackerSaysWhy) {
-  EXPECT_TRUE(contains(errors("tracker: {type: bytetrack, iou_threshold: 0.3}"),
+  EXPECT_TRUE(contains(tracker_errors("tracker: {type: bytetrack, iou_threshold: 0.3}"),
                        "test.yaml:5:32: streams[0].tracker.iou_threshold: key 'iou_threshold' "
                        "does not apply in streams[0].tracker: it is a sort tracker key and this "
                        "one has type: bytetrack; allowed keys: type, high_score, low_score,"));
-  EXPECT_TRUE(contains(errors("tracker: {type: sort, low_score: 0.1, appearance_weight: 0.5}"),
-                       "test.yaml:5:27: streams[0].tracker.low_score: key 'low_score' does not "
-                       "apply in streams[0].tracker: it is a bytetrack tracker key and this one "
-                       "has type: sort; allowed keys: type, max_age, min_hits, iou_threshold"));
-  EXPECT_TRUE(contains(errors("tracker: {type: sort, low_score: 0.1, appearance_weight: 0.5}"),
-                       "streams[0].tracker.appearance_weight: key 'appearance_weight' does not "
-                       "apply in streams[0].tracker: it is a bytetrack tracker key"));
+  EXPECT_TRUE(
+      contains(tracker_errors("tracker: {type: sort, low_score: 0.1, appearance_weight: 0.5}"),
+               "test.yaml:5:27: streams[0].tracker.low_score: key 'low_score' does not "
+               "apply in streams[0].tracker: it is a bytetrack tracker key and this one "
+               "has type: sort; allowed keys: type, max_age, min_hits, iou_threshold"));
+  EXPECT_TRUE(
+      contains(tracker_errors("tracker: {type: sort, low_score: 0.1, appearance_weight: 0.5}"),
+               "streams[0].tracker.appearance_weight: key 'appearance_weight' does not "
+               "apply in streams[0].tracker: it is a bytetrack tracker key"));
 }
 
 TEST_F(ConfigTrackerTest, MisspelledKeyGetsASuggestion) {
-  EXPECT_TRUE(contains(errors("tracker: {type: bytetrack, match_iuo: 0.3}"),
+  EXPECT_TRUE(contains(tracker_errors("tracker: {type: bytetrack, match_iuo: 0.3}"),
                        "streams[0].tracker.match_iuo: unknown key 'match_iuo' in "
                        "streams[0].tracker (did you mean 'match_iou'?)"));
 }
 
 TEST_F(ConfigTrackerTest, UnknownTrackerTypeListsBoth) {
-  EXPECT_TRUE(contains(errors("tracker: {type: deepsort}"),
+  EXPECT_TRUE(contains(tracker_errors("tracker: {type: deepsort}"),
                        "test.yaml:5:21: streams[0].tracker.type: unknown tracker type "
                        "'deepsort'; choose one of: sort, bytetrack"));
 }

@@ -411,7 +411,7 @@ TEST(RuntimeReduce, AxesKeepdimsAndAll) {
                                                    : op == "ReduceProd" ? 1
                                                                         : 0);
       const auto kst = broadcast_strides_of(kept, x.shape);
-      int64_t at = 0, n = 0;
+      int64_t at = 0;
       for_each_index(x.shape, [&](const std::vector<int64_t>& idx) {
         int64_t o = 0;
         for (size_t d = 0; d < 4; ++d) o += idx[d] * kst[d];
@@ -426,7 +426,6 @@ TEST(RuntimeReduce, AxesKeepdimsAndAll) {
           acc[o] += v * v;
         else
           acc[o] += v;
-        n = std::max(n, o);
       });
       HostTensor want = HostTensor::zeros(DType::kFloat32, out);
       const double group = double(x.count()) / acc.size();

@@ -4,55 +4,14 @@
 
 namespace iris::runtime {
 
-A A::i(const std::string& name, int64_t v) {
-  A a;
-  a.p.set_name(name);
-  a.p.set_type(onnx::AttributeProto::INT);
-  a.p.set_i(v);
-  return a;
-}
-
-A A::is(const std::string& name, const Ints& v) {
-  A a;
-  a.p.set_name(name);
-  a.p.set_type(onnx::AttributeProto::INTS);
-  for (int64_t x : v) a.p.add_ints(x);
-  return a;
-}
-
-A A::f(const std::string& name, float v) {
-  A a;
-  a.p.set_name(name);
-  a.p.set_type(onnx::AttributeProto::FLOAT);
-  a.p.set_f(v);
-  return a;
-}
-
-A A::fs(const std::string& name, const Floats& v) {
-  A a;
-  a.p.set_name(name);
-  a.p.set_type(onnx::AttributeProto::FLOATS);
-  for (float x : v) a.p.add_floats(x);
-  return a;
-}
-
-A A::s(const std::string& name, const std::string& v) {
-  A a;
-  a.p.set_name(name);
-  a.p.set_type(onnx::AttributeProto::STRING);
-  a.p.set_s(v);
-  return a;
-}
-
-A A::t(const std::string& name, const HostTensor& v) {
-  A a;
-  a.p.set_name(name);
-  a.p.set_type(onnx::AttributeProto::TENSOR);
-  *a.p.mutable_t() = to_proto(v, "");
-  return a;
-}
-
 namespace {
+
+A named(const std::string& name, onnx::AttributeProto::AttributeType type) {
+  A a;
+  a.p.set_name(name);
+  a.p.set_type(type);
+  return a;
+}
 
 int onnx_type(DType t) {
   switch (t) {
@@ -67,6 +26,42 @@ int onnx_type(DType t) {
 }
 
 }  // namespace
+
+A A::i(const std::string& name, int64_t v) {
+  A a = named(name, onnx::AttributeProto::INT);
+  a.p.set_i(v);
+  return a;
+}
+
+A A::is(const std::string& name, const Ints& v) {
+  A a = named(name, onnx::AttributeProto::INTS);
+  for (int64_t x : v) a.p.add_ints(x);
+  return a;
+}
+
+A A::f(const std::string& name, float v) {
+  A a = named(name, onnx::AttributeProto::FLOAT);
+  a.p.set_f(v);
+  return a;
+}
+
+A A::fs(const std::string& name, const Floats& v) {
+  A a = named(name, onnx::AttributeProto::FLOATS);
+  for (float x : v) a.p.add_floats(x);
+  return a;
+}
+
+A A::s(const std::string& name, const std::string& v) {
+  A a = named(name, onnx::AttributeProto::STRING);
+  a.p.set_s(v);
+  return a;
+}
+
+A A::t(const std::string& name, const HostTensor& v) {
+  A a = named(name, onnx::AttributeProto::TENSOR);
+  *a.p.mutable_t() = to_proto(v, "");
+  return a;
+}
 
 onnx::TensorProto to_proto(const HostTensor& t, const std::string& name) {
   onnx::TensorProto p;

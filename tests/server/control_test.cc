@@ -12,10 +12,7 @@ namespace {
 
 class ControlTest : public ServeTest {
  protected:
-  void SetUp() override {
-    clip_ = square_clip(dir_);
-    start(models_yaml() + "streams:\n" + square_stream("cam", clip_, dir_.path()));
-  }
+  void SetUp() override { start_cam(); }
   // A stream body for POST /api/streams.
   json stream_body(const std::string& name) const {
     return {{"name", name},
@@ -38,8 +35,6 @@ class ControlTest : public ServeTest {
       return frames(name) == before;
     });
   }
-
-  std::string clip_;
 };
 
 TEST_F(ControlTest, ListsStreamsWithStateAndCounts) {
@@ -246,8 +241,7 @@ TEST_F(ControlTest, SnapshotsByEventIdAndNothingElse) {
 TEST_F(ControlTest, TokenGuardsAllButHealth) {
   ServeOptions options;
   options.http.token = "s3cret";
-  server_.reset();
-  start(models_yaml() + "streams:\n" + square_stream("cam", clip_, dir_.path()), options);
+  start_cam(options);
   for (const char* path : {"/api/streams", "/metrics", "/v2", "/v2/models/probe"}) {
     const HttpAnswer a = get(path);
     EXPECT_EQ(a.status, 401) << path;

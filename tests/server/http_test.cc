@@ -19,6 +19,14 @@ namespace {
 using nlohmann::json;
 using testing::contains;
 
+// The answer came, with that status and a JSON error that contains `text`.
+void expect_error(const httplib::Result& r, int status, const std::string& text) {
+  SCOPED_TRACE(text);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, status);
+  EXPECT_TRUE(contains(json::parse(r->body)["error"], text));
+}
+
 class HttpTest : public ::testing::Test {
  protected:
   void start(HttpOptions options = {}) {
@@ -64,14 +72,8 @@ TEST_F(HttpTest, RoutesMatchSegmentsAndAnswerJsonErrors) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(json::parse(r->body)["name"], "a b");
   EXPECT_EQ(json::parse(r->body)["query"], "x=1");
-  r = c.Get("/hello/a/b");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 404);
-  EXPECT_TRUE(contains(json::parse(r->body)["error"], "no such endpoint: /hello/a/b"));
-  r = c.Post("/hello/a", "x", "text/plain");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 405);
-  EXPECT_TRUE(contains(json::parse(r->body)["error"], "use GET"));
+  expect_error(c.Get("/hello/a/b"), 404, "no such endpoint: /hello/a/b");
+  expect_error(c.Post("/hello/a", "x", "text/plain"), 405, "use GET");
   r = c.Get("/hello/%zz");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
@@ -83,14 +85,8 @@ TEST_F(HttpTest, RoutesMatchSegmentsAndAnswerJsonErrors) {
 TEST_F(HttpTest, AHandlerThatFailsOrForgetsStillAnswers) {
   start();
   auto c = client();
-  auto r = c.Get("/silent");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 500);
-  EXPECT_TRUE(contains(json::parse(r->body)["error"], "no answer was made"));
-  r = c.Get("/throws");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 500);
-  EXPECT_TRUE(contains(json::parse(r->body)["error"], "boom"));
+  expect_error(c.Get("/silent"), 500, "no answer was made");
+  expect_error(c.Get("/throws"), 500, "boom");
 }
 
 // One worker thread, held by /wait: the inline route still answers, and only then is /wait let go.

@@ -31,9 +31,7 @@ std::string probe_request(const std::vector<float>& values) {
 
 class KserveTest : public ServeTest {
  protected:
-  void SetUp() override {
-    start(models_yaml() + "streams:\n" + square_stream("cam", square_clip(dir_), dir_.path()));
-  }
+  void SetUp() override { start_cam(); }
 };
 
 TEST_F(KserveTest, HealthAndServerMetadata) {
@@ -238,9 +236,7 @@ TEST_F(KserveTest, DetectDecodesAPicture) {
 TEST_F(KserveTest, HugeBodyIs413) {
   ServeOptions options;
   options.http.max_body = 1 << 20;
-  server_.reset();
-  start(models_yaml() + "streams:\n" + square_stream("cam", square_clip(dir_), dir_.path()),
-        options);
+  start_cam(options);
   const HttpAnswer a = post("/v2/models/probe/infer", std::string(2 << 20, ' '));
   EXPECT_EQ(a.status, 413);
   EXPECT_TRUE(contains(a.parsed()["error"], "larger than the server's limit of 1048576 bytes"));
@@ -250,28 +246,21 @@ TEST_F(KserveTest, HugeBodyIs413) {
 
 // A camera frame waits for its batch to fill (max_delay 10 s); an HTTP sample completes it: one
 // batch of two.
-TEST(KserveBatching, HttpSamplesJoinTheCamerasBatches) {
-  testing::TempDir dir;
-  const std::string config = dir.file("serve.yaml");
-  std::ofstream(config) << models_yaml("max_batch: 2, max_delay_us: 10000000") + "streams:\n" +
-                               "  - {name: cam, url: " + square_clip(dir) +
-                               ", loop: true, realtime: true, detector: {type: dnn, model: "
-                               "probe}}\n";
-  ServeOptions options;
-  options.http.port = 0;
-  auto server = Server::start(config, options);
-  ASSERT_TRUE(server.ok()) << server.status().message();
+using KserveBatching = ServeTest;
+TEST_F(KserveBatching, HttpSamplesJoinTheCamerasBatches) {
+  start(models_yaml("max_batch: 2, max_delay_us: 10000000") + "streams:\n" +
+        "  - {name: cam, url: " + square_clip(dir_) +
+        ", loop: true, realtime: true, detector: {type: dnn, model: probe}}\n");
   auto probe_stats = [&] {
-    for (const auto& m : (*server)->engine().model_stats()) {
+    for (const auto& m : server_->engine().model_stats()) {
       if (m.name == "probe") return m.stats;
     }
     return infer::ServerStats{};
   };
   ASSERT_TRUE(eventually([&] { return probe_stats().queued == 1; }));
-  httplib::Client client("127.0.0.1", (*server)->port());
-  auto r = client.Post("/v2/models/probe/infer", probe_request({0.5f}), "application/json");
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 200) << r->body;
+  const HttpAnswer a = post("/v2/models/probe/infer", probe_request({0.5f}));
+  ASSERT_NE(a.status, 0) << "no answer";
+  ASSERT_EQ(a.status, 200) << a.body;
   EXPECT_EQ(probe_stats().batch_sizes[2], 1) << "the HTTP sample ran with the camera's frame";
 }
 

@@ -18,19 +18,12 @@ namespace {
 constexpr int kSlowClients = 100;
 constexpr int kViewers = 20;
 
-TEST(ServeLoad, SlowClientsAndViewersDoNotStarveTheApiOrTheCamera) {
-  testing::TempDir dir;
-  const std::string config = dir.file("serve.yaml");
-  std::ofstream(config) << models_yaml() + "streams:\n" +
-                               square_stream("cam", square_clip(dir), dir.path());
-  ServeOptions options;
-  options.http.port = 0;
-  auto started = Server::start(config, options);
-  ASSERT_TRUE(started.ok()) << started.status().message();
-  Server& server = **started;
-  const int port = server.port();
+using ServeLoad = ServeTest;
+TEST_F(ServeLoad, SlowClientsAndViewersDoNotStarveTheApiOrTheCamera) {
+  start_cam();
+  const int port = server_->port();
   auto frames = [&] {
-    for (const auto& s : server.engine().stats()) return s.counters.frames;
+    for (const auto& s : server_->engine().stats()) return s.counters.frames;
     return int64_t{-1};
   };
   ASSERT_TRUE(eventually([&] { return frames() > 0; }));

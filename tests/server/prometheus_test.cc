@@ -1,37 +1,23 @@
 // A real Prometheus (Debian's package) scrapes iris serve's /metrics every second; its query API
 // must then return the stream's frame counter and fps series, and a model's histograms.
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "serve_fixture.h"
+#include "support/brokers.h"
 
 namespace iris::server {
 namespace {
 
-// A free loopback port, found by binding port 0 (Prometheus takes its port as an argument).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // The prometheus program, killed with the test (or with the test process, should it crash).
-class Prometheus {
+class PrometheusProcess {
  public:
-  Prometheus(const std::string& config, const std::string& data, int port, const std::string& log) {
+  PrometheusProcess(const std::string& config, const std::string& data, int port,
+                    const std::string& log) {
     pid_ = ::fork();
     if (pid_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -46,7 +32,7 @@ class Prometheus {
       ::_exit(127);
     }
   }
-  ~Prometheus() {
+  ~PrometheusProcess() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
@@ -68,26 +54,21 @@ json query(int port, const std::string& promql) {
   return body["data"]["result"];
 }
 
-TEST(Prometheus, ScrapesPerStreamFpsAndModelHistograms) {
+using Prometheus = ServeTest;
+TEST_F(Prometheus, ScrapesPerStreamFpsAndModelHistograms) {
   ASSERT_EQ(std::system("command -v prometheus > /dev/null"), 0)
       << "prometheus is not installed; scripts/deps.sh installs it";
-  testing::TempDir dir;
-  const std::string config = dir.file("serve.yaml");
-  std::ofstream(config) << models_yaml() + "streams:\n" +
-                               square_stream("cam", square_clip(dir), dir.path());
-  ServeOptions options;
-  options.http.port = 0;
-  auto server = Server::start(config, options);
-  ASSERT_TRUE(server.ok()) << server.status().message();
+  start_cam();
 
-  const int port = free_port();
-  std::ofstream(dir.file("prometheus.yml"))
+  // Prometheus takes its port as an argument.
+  const int port = testing::free_port();
+  std::ofstream(dir_.file("prometheus.yml"))
       << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
          "scrape_configs:\n  - job_name: iris\n    static_configs:\n"
          "      - targets: ['127.0.0.1:"
-      << (*server)->port() << "']\n";
-  Prometheus prometheus(dir.file("prometheus.yml"), dir.file("data"), port,
-                        dir.file("prometheus.log"));
+      << server_->port() << "']\n";
+  PrometheusProcess prometheus(dir_.file("prometheus.yml"), dir_.file("data"), port,
+                               dir_.file("prometheus.log"));
 
   json fps;
   const bool scraped = eventually(
@@ -98,7 +79,7 @@ TEST(Prometheus, ScrapesPerStreamFpsAndModelHistograms) {
       },
       60);
   ASSERT_TRUE(scraped) << "no fps series; prometheus said:\n"
-                       << testing::read_file(dir.file("prometheus.log"));
+                       << testing::read_file(dir_.file("prometheus.log"));
   EXPECT_EQ(fps[0]["metric"]["job"], "iris");
   // The frame counter grows between scrapes: rate() sees it.
   EXPECT_TRUE(eventually(

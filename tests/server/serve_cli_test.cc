@@ -13,8 +13,7 @@ namespace {
 TEST(ServeCli, ServesUntilSigterm) {
   testing::TempDir dir;
   const std::string config = dir.file("serve.yaml");
-  std::ofstream(config) << models_yaml() + "streams:\n" +
-                               square_stream("cam", square_clip(dir), dir.path());
+  std::ofstream(config) << cam_config(square_clip(dir), dir.path());
   const pid_t pid = testing::spawn_iris({"serve", config, "--port", "0", "--token", "t0ken"},
                                         dir.file("out"), dir.file("err"));
   int port = 0;
@@ -49,8 +48,7 @@ TEST(ServeCli, BadArgumentsAndConfigsFail) {
             1);
   EXPECT_TRUE(contains(testing::read_file(dir.file("c")), "cannot read config file"));
   const std::string config = dir.file("serve.yaml");
-  std::ofstream(config) << models_yaml() + "streams:\n" +
-                               square_stream("cam", square_clip(dir), dir.path());
+  std::ofstream(config) << cam_config(square_clip(dir), dir.path());
   EXPECT_EQ(testing::wait_child(
                 testing::spawn_iris({"serve", config, "--bind", "example.org"}, dir.file("d")), 30),
             1);

@@ -65,6 +65,11 @@ inline std::string square_stream(const std::string& name, const std::string& cli
          out_dir + "/" + name + ".jsonl, snapshots: true}\n";
 }
 
+// models_yaml() and one stream, "cam", of `clip` (square_stream()'s, events kept under `out_dir`).
+inline std::string cam_config(const std::string& clip, const std::string& out_dir) {
+  return models_yaml() + "streams:\n" + square_stream("cam", clip, out_dir);
+}
+
 // Waits up to `seconds` for `ready`; whether it became true.
 inline bool eventually(const std::function<bool()>& ready, double seconds = 15) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -105,6 +110,12 @@ class ServeTest : public ::testing::Test {
     server_.reset();
     start_again();
   }
+  // Starts (or starts anew) a Server on cam_config(), its clip made once per test.
+  void start_cam(ServeOptions options = {}) {
+    if (clip_.empty()) clip_ = square_clip(dir_);
+    server_.reset();
+    start(cam_config(clip_, dir_.path()), options);
+  }
 
   std::unique_ptr<httplib::Client> client() const {
     auto c = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -144,6 +155,7 @@ class ServeTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  std::string clip_;  // square_clip(), once start_cam() made it
   std::string config_;
   ServeOptions options_;
   std::string token_;  // sent by client() when set

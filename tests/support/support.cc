@@ -20,6 +20,7 @@
 #include <random>
 
 #include "core/text.h"
+#include "support/brokers.h"
 #include "video/source.h"
 #include "video/video_writer.h"
 
@@ -149,17 +150,8 @@ std::string RtspServer::url(const std::string& mount) const {
 
 Status RtspServer::start() {
   kill();
-  if (port_ == 0) {  // a port the kernel just handed out is free; the server takes it over
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port_ = ntohs(addr.sin_port);
-    }
-    close(fd);
+  if (port_ == 0) {  // picked once: a restart comes back on the same port
+    port_ = free_port();
     if (port_ == 0) return Status::error("RtspServer: no free loopback port");
   }
   std::vector<std::string> args = {IRIS_RTSP_SERVER_BINARY, "--port", std::to_string(port_)};
@@ -219,10 +211,7 @@ void RtspServer::kill() {
   out_fd_ = -1;
 }
 
-Status RtspServer::restart() {
-  kill();
-  return start();
-}
+Status RtspServer::restart() { return start(); }  // start() kills a running server first
 
 void RtspServer::pause() {
   if (pid_ > 0) ::kill(pid_, SIGSTOP);

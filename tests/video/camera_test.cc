@@ -4,12 +4,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <mutex>
 #include <opencv2/imgproc.hpp>
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "support/support.h"
 
 namespace iris::video {
@@ -19,11 +21,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Unix seconds, as Frame::wall_time.
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // `frames` frames of w x h at `fps`, a white square moving right 4 px per frame. H.264 with a key
@@ -61,6 +58,18 @@ CameraOptions rtsp_options(const std::string& url) {
   o.reconnect.initial_delay = 0.1;
   o.reconnect.max_delay = 0.4;
   return o;
+}
+
+// Up to n frames, fewer when the stream ends first; the first read error.
+Result<std::vector<Frame>> read_frames(Camera& camera, size_t n = SIZE_MAX) {
+  std::vector<Frame> frames;
+  while (frames.size() < n) {
+    auto f = camera.read();
+    if (!f.ok()) return f.status();
+    if (!f->has_value()) break;
+    frames.push_back(std::move(**f));
+  }
+  return frames;
 }
 
 // Reads frames on a thread of its own until stopped, keeping them for the test to look at.
@@ -126,14 +135,29 @@ void expect_increasing(const std::vector<Frame>& frames) {
   }
 }
 
-class RtspTransport : public ::testing::TestWithParam<const char*> {};
+// A 2 s clip (160x120 at 20 fps) served as a camera at /cam.
+class ServedCamera : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(write_moving(dir_.file("a.mp4"), 160, 120, 20, 40).ok());
+    ASSERT_TRUE(server_.start().ok());
+  }
+  // rtsp_options for /cam, with stop_ as the stop flag.
+  CameraOptions options() {
+    CameraOptions o = rtsp_options(server_.url("/cam"));
+    o.source.stop = &stop_;
+    return o;
+  }
+
+  testing::TempDir dir_;
+  testing::RtspServer server_{{{"/cam", dir_.file("a.mp4")}}};
+  std::atomic<bool> stop_{false};
+};
+
+class RtspTransport : public ServedCamera, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(RtspTransport, FramesArriveLiveAtTheStreamRate) {
-  testing::TempDir dir;
-  ASSERT_TRUE(write_moving(dir.file("a.mp4"), 160, 120, 20, 40).ok());
-  testing::RtspServer server({{"/cam", dir.file("a.mp4")}});
-  ASSERT_TRUE(server.start().ok());
-  CameraOptions o = rtsp_options(server.url("/cam"));
+  CameraOptions o = options();
   o.source.rtsp_transport = GetParam();
   auto camera = Camera::open(o);
   ASSERT_TRUE(camera.ok()) << camera.status().message();
@@ -141,13 +165,10 @@ TEST_P(RtspTransport, FramesArriveLiveAtTheStreamRate) {
   EXPECT_EQ((*camera)->status().state, LinkState::kConnecting);
   EXPECT_EQ((*camera)->status().attempts, 0u) << "a URL connects at the first read, not at open";
 
-  std::vector<Frame> frames;
-  for (int i = 0; i < 40; ++i) {
-    auto f = (*camera)->read();
-    ASSERT_TRUE(f.ok()) << f.status().message();
-    ASSERT_TRUE(f->has_value());
-    frames.push_back(std::move(**f));
-  }
+  const auto read = read_frames(**camera, 40);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  const std::vector<Frame>& frames = *read;
+  ASSERT_EQ(frames.size(), 40u);
   expect_increasing(frames);
   // The server starts each session at the clip's first frame and sends one every 50 ms (FFmpeg
   // reads about a second of them to learn the rate before the first comes out).
@@ -174,21 +195,14 @@ TEST_P(RtspTransport, FramesArriveLiveAtTheStreamRate) {
 
 INSTANTIATE_TEST_SUITE_P(Camera, RtspTransport, ::testing::Values("tcp", "udp"));
 
-TEST(Camera, OutageReconnectsAndKeepsOneClock) {
-  testing::TempDir dir;
-  ASSERT_TRUE(write_moving(dir.file("a.mp4"), 160, 120, 20, 40).ok());
-  testing::RtspServer server({{"/cam", dir.file("a.mp4")}});
-  ASSERT_TRUE(server.start().ok());
-  std::atomic<bool> stop{false};
-  CameraOptions o = rtsp_options(server.url("/cam"));
-  o.source.stop = &stop;
-  auto camera = Camera::open(o);
+TEST_F(ServedCamera, OutageReconnectsAndKeepsOneClock) {
+  auto camera = Camera::open(options());
   ASSERT_TRUE(camera.ok());
   Reader reader(camera->get());
   ASSERT_TRUE(reader.wait_for(10, 5));
 
-  server.kill();
-  const double killed_at = wall_now();
+  server_.kill();
+  const double killed_at = wall_seconds();
   ASSERT_TRUE(wait_state(**camera, LinkState::kReconnecting, 4));
   const LinkStatus down = (*camera)->status();
   EXPECT_NE(down.reason, "");
@@ -198,13 +212,13 @@ TEST(Camera, OutageReconnectsAndKeepsOneClock) {
   EXPECT_GE((*camera)->status().attempts, 3u);
   const size_t before = reader.count();
 
-  ASSERT_TRUE(server.restart().ok());
+  ASSERT_TRUE(server_.restart().ok());
   ASSERT_TRUE(reader.wait_for(before + 10, 6));
   const LinkStatus up = (*camera)->status();
   EXPECT_EQ(up.state, LinkState::kLive);
   EXPECT_EQ(up.reason, "");
   EXPECT_EQ(up.reconnects, 1u);
-  stop = true;
+  stop_ = true;
   reader.join();
   EXPECT_TRUE(reader.end().ok());
   EXPECT_EQ((*camera)->status().state, LinkState::kEnded);
@@ -223,31 +237,25 @@ TEST(Camera, OutageReconnectsAndKeepsOneClock) {
   EXPECT_EQ(gaps, 1);
 }
 
-TEST(Camera, FrozenServerStallsThenReconnectsAtTheTimeout) {
-  testing::TempDir dir;
-  ASSERT_TRUE(write_moving(dir.file("a.mp4"), 160, 120, 20, 40).ok());
-  testing::RtspServer server({{"/cam", dir.file("a.mp4")}});
-  ASSERT_TRUE(server.start().ok());
-  std::atomic<bool> stop{false};
-  CameraOptions o = rtsp_options(server.url("/cam"));
+TEST_F(ServedCamera, FrozenServerStallsThenReconnectsAtTheTimeout) {
+  CameraOptions o = options();
   o.source.timeout = 1;
-  o.source.stop = &stop;
   o.stall_after = 0.3;
   auto camera = Camera::open(o);
   ASSERT_TRUE(camera.ok());
   Reader reader(camera->get());
   ASSERT_TRUE(reader.wait_for(5, 5));
 
-  server.pause();  // the connection stays open, nothing comes through it
+  server_.pause();  // the connection stays open, nothing comes through it
   ASSERT_TRUE(wait_state(**camera, LinkState::kStalled, 2));
   EXPECT_EQ((*camera)->status().reason, "no frame for 0.3 s");
   ASSERT_TRUE(wait_state(**camera, LinkState::kReconnecting, 3));
   EXPECT_TRUE(testing::contains((*camera)->status().reason, "no data within 1 s"));
-  server.resume();
+  server_.resume();
   const size_t before = reader.count();
   ASSERT_TRUE(reader.wait_for(before + 5, 8));
   EXPECT_EQ((*camera)->status().state, LinkState::kLive);
-  stop = true;
+  stop_ = true;
   reader.join();
 }
 
@@ -332,13 +340,9 @@ TEST(Camera, FileThatChangesSizeConvertsAtTheNewSizeWithAGap) {
   ASSERT_TRUE(camera.ok()) << camera.status().message();
   EXPECT_FALSE((*camera)->live());
   EXPECT_EQ((*camera)->info().width, 160);
-  std::vector<Frame> frames;
-  for (;;) {
-    auto f = (*camera)->read();
-    ASSERT_TRUE(f.ok()) << f.status().message();
-    if (!f->has_value()) break;
-    frames.push_back(std::move(**f));
-  }
+  const auto read = read_frames(**camera);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  const std::vector<Frame>& frames = *read;
   ASSERT_EQ(frames.size(), 20u);
   expect_increasing(frames);
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -365,13 +369,10 @@ TEST(Camera, RtspStreamThatChangesSizeMarksEachChange) {
   ASSERT_TRUE(server.start().ok());
   auto camera = Camera::open(rtsp_options(server.url("/cam")));
   ASSERT_TRUE(camera.ok());
-  std::vector<Frame> frames;
-  for (int i = 0; i < 25; ++i) {  // small, big, small again (the server loops)
-    auto f = (*camera)->read();
-    ASSERT_TRUE(f.ok()) << f.status().message();
-    ASSERT_TRUE(f->has_value());
-    frames.push_back(std::move(**f));
-  }
+  const auto read = read_frames(**camera, 25);  // small, big, small again (the server loops)
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  const std::vector<Frame>& frames = *read;
+  ASSERT_EQ(frames.size(), 25u);
   expect_increasing(frames);
   for (size_t i = 1; i < frames.size(); ++i) {
     EXPECT_NEAR(frames[i].pts - frames[i - 1].pts, 0.05, 2e-3) << i;
@@ -442,17 +443,12 @@ TEST(Camera, KeyframesOnlyAndMaxFpsThinTheStream) {
   ASSERT_TRUE(write_moving(dir.file("a.mp4"), 160, 120, 10, 60).ok());
   const auto read_all = [&](SourceOptions so) {
     so.url = dir.file("a.mp4");
-    std::vector<Frame> frames;
     auto camera = Camera::open({.source = so});
     EXPECT_TRUE(camera.ok());
-    if (!camera.ok()) return frames;
-    for (;;) {
-      auto f = (*camera)->read();
-      EXPECT_TRUE(f.ok());
-      if (!f.ok() || !f->has_value()) break;
-      frames.push_back(std::move(**f));
-    }
-    return frames;
+    if (!camera.ok()) return std::vector<Frame>();
+    auto frames = read_frames(**camera);
+    EXPECT_TRUE(frames.ok()) << frames.status().message();
+    return frames.ok() ? std::move(frames).value() : std::vector<Frame>();
   };
 
   const std::vector<Frame> keys = read_all({.keyframes_only = true});
