@@ -46,6 +46,17 @@ const char kBenchUsage[] =
     "Exit status: 0 when every combination ran or is n/a, 1 when the model failed to load or\n"
     "run, 2 for bad arguments.\n";
 
+std::optional<int> int_in_range(std::string_view text, int lo, int hi) {
+  int64_t v = 0;
+  if (!parse_int(text, &v) || v < lo || v > hi) return std::nullopt;
+  return static_cast<int>(v);
+}
+
+bool parse_input_size(std::string_view text, int* width, int* height) {
+  const auto side = [](int v) { return v >= 1 && v <= 16384; };
+  return parse_size(text, width, height) && side(*width) && side(*height);
+}
+
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -73,28 +84,15 @@ struct BenchArgs {
   bool json = false;
 };
 
-// A whole number in [lo, hi].
-std::optional<int> parse_int(std::string_view text, int lo, int hi) {
-  int64_t v = 0;
-  if (!iris::parse_int(text, &v) || v < lo || v > hi) return std::nullopt;
-  return static_cast<int>(v);
-}
-
 // "1,4,8" -> {1, 4, 8}, each in [lo, hi].
 std::optional<std::vector<int>> parse_list(const std::string& text, int lo, int hi) {
   std::vector<int> out;
   for (std::string_view field : split_fields(text)) {
-    const auto v = parse_int(field, lo, hi);
+    const auto v = int_in_range(field, lo, hi);
     if (!v) return std::nullopt;
     out.push_back(*v);
   }
   return out;
-}
-
-// "640x480", each side in [1, 16384].
-bool parse_input_size(std::string_view text, int* width, int* height) {
-  const auto side = [](int v) { return v >= 1 && v <= 16384; };
-  return parse_size(text, width, height) && side(*width) && side(*height);
 }
 
 // Prints the problem and returns nullopt when the arguments are wrong.
@@ -137,14 +135,14 @@ std::optional<BenchArgs> parse(const Args& args) {
       }
     } else if (flag == "--repeat" || flag == "--warmup") {
       const bool repeat = flag == "--repeat";
-      if (const auto v = parse_int(value, repeat ? 1 : 0, 1000000)) {
+      if (const auto v = int_in_range(value, repeat ? 1 : 0, 1000000)) {
         (repeat ? a.repeat : a.warmup) = *v;
       } else {
         want = repeat ? "number of runs from 1 to 1000000" : "number of runs from 0 to 1000000";
       }
     } else if (flag == "--input") {
       if (!parse_input_size(value, &a.input_width, &a.input_height)) {
-        want = "size WxH such as 640x480 (sides from 1 to 16384)";
+        want = kInputSizeWant;
       }
     } else {
       std::fprintf(stderr, "iris bench: unknown option '%s'\n\n%s", flag.c_str(), kBenchUsage);

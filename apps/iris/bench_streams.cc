@@ -111,10 +111,9 @@ std::optional<StreamsArgs> parse(const Args& args) {
     const std::string value = has_value ? args[i + 1] : "";
     // Sets *out from the value when it is a whole number in [lo, hi].
     auto integer = [&](int* out, int lo, int hi) {
-      int64_t v = 0;
-      if (!parse_int(value, &v) || v < lo || v > hi) return false;
-      *out = static_cast<int>(v);
-      return true;
+      const auto v = int_in_range(value, lo, hi);
+      if (v) *out = *v;
+      return v.has_value();
     };
     auto seconds = [&](double* out, double lo, double hi) {
       double v = 0;

@@ -1,7 +1,9 @@
 // The iris subcommands. Each takes the arguments after its name and returns the exit code.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace iris::app {
@@ -30,6 +32,11 @@ void catch_stop_signals();
 bool stop_requested();
 // The CPU's model name from /proc/cpuinfo, for benchmark reports.
 std::string cpu_model();
+// Option values: a whole number in [lo, hi]; "640x480" with each side in [1, 16384] (what
+// kInputSizeWant says to the user).
+std::optional<int> int_in_range(std::string_view text, int lo, int hi);
+bool parse_input_size(std::string_view text, int* width, int* height);
+inline constexpr const char* kInputSizeWant = "size WxH such as 640x480 (sides from 1 to 16384)";
 
 extern const char kRunUsage[];
 extern const char kValidateUsage[];

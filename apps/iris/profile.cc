@@ -80,18 +80,14 @@ std::optional<ProfileArgs> parse(const Args& args) {
     const auto number = std::find_if(std::begin(kNumberOptions), std::end(kNumberOptions),
                                      [&](const NumberOption& o) { return flag == o.flag; });
     if (number != std::end(kNumberOptions)) {
-      int64_t v = 0;
-      if (parse_int(value, &v) && v >= number->lo && v <= number->hi) {
-        a.*number->field = static_cast<int>(v);
+      if (const auto v = int_in_range(value, number->lo, number->hi)) {
+        a.*number->field = *v;
       } else {
         want =
             "whole number from " + std::to_string(number->lo) + " to " + std::to_string(number->hi);
       }
     } else if (flag == "--input") {
-      if (!parse_size(value, &a.width, &a.height) || a.width < 1 || a.height < 1 ||
-          a.width > 16384 || a.height > 16384) {
-        want = "size WxH such as 640x480 (sides from 1 to 16384)";
-      }
+      if (!parse_input_size(value, &a.width, &a.height)) want = kInputSizeWant;
     } else {
       std::fprintf(stderr, "iris profile: unknown option '%s'\n\n%s", flag.c_str(), kProfileUsage);
       return std::nullopt;

@@ -11,6 +11,10 @@ double intersection_area(const Box& a, const Box& b) {
   return w > 0 && h > 0 ? w * h : 0.0;
 }
 
+Box unite(const Box& a, const Box& b) {
+  return {std::min(a.x1, b.x1), std::min(a.y1, b.y1), std::max(a.x2, b.x2), std::max(a.y2, b.y2)};
+}
+
 double iou(const Box& a, const Box& b) {
   const double inter = intersection_area(a, b);
   const double uni = a.area() + b.area() - inter;

@@ -26,6 +26,8 @@ struct Box {
 
 double intersection_area(const Box& a, const Box& b);
 double iou(const Box& a, const Box& b);
+// The smallest box holding both.
+Box unite(const Box& a, const Box& b);
 Box clip(const Box& b, double width, double height);
 
 // Which point of a box stands for the object when it is tested against zones and lines.

@@ -386,7 +386,7 @@ void Engine::decode_loop(Stream* s) {
     Frame& f = **r;
     if (reopened) {
       // The new connection's clock starts again; continue from the last frame, one step on.
-      const double step = s->last_link.fps > 0 ? 1.0 / s->last_link.fps : 0.04;
+      const double step = video::frame_step(s->last_link.fps);
       s->pts_offset = s->last_pts < 0 ? 0 : s->last_pts + step - f.pts;
       f.gap = s->last_pts >= 0;
       reopened = false;

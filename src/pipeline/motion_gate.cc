@@ -36,10 +36,7 @@ Gate::Decision Gate::decide(const Frame& frame) {
   if (!spec_.region || moving.empty() || first || refresh) return d;
 
   Box u = moving.front().box;
-  for (const Detection& m : moving) {
-    u = {std::min(u.x1, m.box.x1), std::min(u.y1, m.box.y1), std::max(u.x2, m.box.x2),
-         std::max(u.y2, m.box.y2)};
-  }
+  for (const Detection& m : moving) u = unite(u, m.box);
   const double px = (u.x2 - u.x1) * spec_.padding, py = (u.y2 - u.y1) * spec_.padding;
   const cv::Rect frame_rect(0, 0, frame.width(), frame.height());
   const cv::Rect r =

@@ -6,14 +6,6 @@
 #include "core/text.h"
 
 namespace iris::rules {
-namespace {
-
-Box unite(const Box& a, const Box& b) {
-  return {std::min(a.x1, b.x1), std::min(a.y1, b.y1), std::max(a.x2, b.x2), std::max(a.y2, b.y2)};
-}
-
-}  // namespace
-
 CrowdRule::CrowdRule(CrowdSpec spec)
     : spec_(std::move(spec)), polygon_(spec_.common, spec_.polygon) {}
 

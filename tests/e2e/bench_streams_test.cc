@@ -192,7 +192,9 @@ TEST_F(BenchStreams, SoakAtAFixedCountReportsTheRssCurve) {
   EXPECT_NEAR(curve.back()[0].get<double>(), num(soak, "seconds"), 0.6);
   for (size_t i = 0; i < curve.size(); ++i) {
     EXPECT_GT(curve[i][1].get<double>(), 0);
-    if (i > 0) EXPECT_GT(curve[i][0].get<double>(), curve[i - 1][0].get<double>());
+    if (i > 0) {
+      EXPECT_GT(curve[i][0].get<double>(), curve[i - 1][0].get<double>());
+    }
   }
   // Too short to compare with the RSS one minute in.
   EXPECT_TRUE(soak["rss_mb_at_1min"].is_null());

@@ -26,6 +26,7 @@ using pipeline::Engine;
 using pipeline::StreamSpec;
 using pipeline::StreamState;
 using std::chrono::milliseconds;
+using testing::eventually;
 
 // A figure that never leaves the frame: it circles the middle, so a track always exists.
 Status write_circling(const std::string& path, int w, int h, double fps, int frames) {
@@ -59,16 +60,6 @@ int64_t frames_of(const Engine& e, const std::string& name) {
   const auto all = by_name(e);
   const auto it = all.find(name);
   return it == all.end() ? -1 : it->second.counters.frames;
-}
-
-// Polls until pred holds or the timeout passes; true if it held.
-bool eventually(const std::function<bool()>& pred, milliseconds timeout = milliseconds(15000)) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return pred();
 }
 
 // Rows of a MOT file: (frame, track id).

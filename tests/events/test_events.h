@@ -66,15 +66,6 @@ inline std::set<std::string> redis_ids(int port, const std::string& key) {
   return ids;
 }
 
-// Polls `done` until it holds or `seconds` pass; returns whether it held.
-template <typename Done>
-bool eventually(Done done, double seconds = 20) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
+using iris::testing::eventually;
 
 }  // namespace iris::events

@@ -70,15 +70,7 @@ inline std::string cam_config(const std::string& clip, const std::string& out_di
   return models_yaml() + "streams:\n" + square_stream("cam", clip, out_dir);
 }
 
-// Waits up to `seconds` for `ready`; whether it became true.
-inline bool eventually(const std::function<bool()>& ready, double seconds = 15) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ready()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return ready();
-}
+using testing::eventually;
 
 struct HttpAnswer {
   int status = 0;  // 0: no answer (connection failed or timed out)

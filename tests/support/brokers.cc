@@ -58,18 +58,6 @@ std::string user_name() {
 
 }  // namespace
 
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 BrokerProcess::BrokerProcess(Launch launch) : launch_(std::move(launch)) {
   if (!std::filesystem::exists(launch_.binary)) {
     status_ = Status::error(launch_.binary + " is not installed; run scripts/deps.sh");

@@ -25,9 +25,6 @@ class Server;
 
 namespace iris::testing {
 
-// A TCP port on 127.0.0.1 that nothing listens on right now.
-int free_port();
-
 // A broker process. Construction starts it and waits until it answers; status() says why not.
 // The destructor stops it and removes its directory.
 class BrokerProcess {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +20,20 @@
 #include "core/status.h"
 
 namespace iris::testing {
+
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+int free_port();
+
+// Polls `done` every 20 ms until it holds or `seconds` pass; returns whether it held.
+template <typename Done>
+bool eventually(Done done, double seconds = 20) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
 
 // A fresh directory under the system temp dir, removed with everything in it on destruction.
 class TempDir {
