@@ -86,6 +86,7 @@ std::string to_json_line(const Event& e) {
   if (e.duration) field("duration", num(*e.duration, 3));
   if (e.reason) field("reason", str(*e.reason));
   if (e.snapshot) field("snapshot", str(*e.snapshot));
+  if (e.clip) field("clip", str(*e.clip));
   if (!e.attributes.empty()) {
     field("attributes", array(e.attributes, [](const Classification& c) {
             return "{\"model\":" + str(c.model) + ",\"label\":" + str(c.label) +

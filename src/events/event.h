@@ -31,6 +31,7 @@ struct Event {
   std::optional<int64_t> count;            // line_cross: crossings so far; crowd_*: objects inside
   std::optional<std::string> reason;       // zone_exit, loiter_end: "left" or "lost"
   std::optional<std::string> snapshot;     // path of the JPEG snapshot, when one was written
+  std::optional<std::string> clip;         // path of the MP4 clip, when one is being recorded
   std::vector<Classification> attributes;  // secondary classifiers' answers for the object
   std::vector<float> embedding;            // secondary embedding model's vector for the object
 };

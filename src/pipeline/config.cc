@@ -91,7 +91,10 @@ constexpr std::string_view kSuppressionKeys[] = {"min_age",         "min_hits", 
                                                  "static_distance", "cooldown"};
 
 constexpr std::string_view kOutputTypes[] = {"jsonl", "mp4", "mot"};
-constexpr std::string_view kJsonlKeys[] = {"type", "path", "snapshots"};
+// Seconds of clip on either side of an event: clips are for a look at what happened.
+constexpr double kMaxRoll = 60;
+constexpr std::string_view kJsonlKeys[] = {"type",  "path",     "snapshots",
+                                           "clips", "pre_roll", "post_roll"};
 constexpr std::string_view kMp4Keys[] = {"type", "path"};
 constexpr std::string_view kMotKeys[] = {"type", "path"};
 
@@ -739,6 +742,14 @@ void read_outputs(Diagnostics& diag, const Item& item, StreamSpec* stream,
       map.check_keys(kJsonlKeys);
       JsonlOutput jsonl;
       map.read("snapshots", &jsonl.snapshots);
+      map.read("clips", &jsonl.clips);
+      for (const auto& [key, seconds] :
+           {std::pair{"pre_roll", &jsonl.pre_roll}, std::pair{"post_roll", &jsonl.post_roll}}) {
+        if (!map.read(key, seconds, Range::closed(0, kMaxRoll)) || jsonl.clips) continue;
+        const Item item = *map.get(key);
+        diag.error(item.mark, item.path,
+                   std::string(key) + " is the length of event clips; add clips: true");
+      }
       if (auto path = read_output_path(diag, map, "out/events.jsonl", seen)) {
         jsonl.path = std::move(*path);
         stream->jsonl.push_back(std::move(jsonl));
@@ -941,6 +952,10 @@ std::optional<YAML::Node> load_document(Diagnostics& diag, const std::string& ya
 
 std::string JsonlOutput::snapshot_dir() const {
   return (fs::path(path).parent_path() / "snapshots").string();
+}
+
+std::string JsonlOutput::clip_dir() const {
+  return (fs::path(path).parent_path() / "clips").string();
 }
 
 Result<PipelineSpec> parse_config(const std::string& yaml, const std::string& source) {

@@ -21,6 +21,12 @@ struct JsonlOutput {
   std::string path;                  // events, one JSON object per line
   bool snapshots = false;            // write a JPEG per event beside the file (snapshots/<id>.jpg)
   std::string snapshot_dir() const;  // that snapshots/ directory
+  // Record an MP4 clip per event beside the file (clips/<id>.mp4), cut from the camera's own
+  // packets, from pre_roll seconds before the event to post_roll after it.
+  bool clips = false;
+  double pre_roll = 5;
+  double post_roll = 5;
+  std::string clip_dir() const;  // that clips/ directory
 };
 
 struct Mp4Output {

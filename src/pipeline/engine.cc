@@ -152,6 +152,11 @@ Result<std::unique_ptr<Engine::Stream>> Engine::make_stream(const StreamSpec& ss
   co.source.emulate_live = ss.emulate_live;
   co.reconnect = ss.reconnect;
   co.stall_after = ss.stall_after;
+  double pre_roll = -1;
+  for (const JsonlOutput& out : ss.jsonl) {
+    if (out.clips) pre_roll = std::max(pre_roll, out.pre_roll);
+  }
+  if (pre_roll >= 0) co.source.recorder = std::make_shared<video::ClipRecorder>(pre_roll);
   auto halt = std::make_unique<std::atomic<bool>>(false);
   co.source.stop = halt.get();
   auto camera = video::Camera::open(co);
@@ -168,7 +173,7 @@ Result<std::unique_ptr<Engine::Stream>> Engine::make_stream(const StreamSpec& ss
   auto worker = StreamWorker::create(
       ss, {info.width, info.height, info.fps, live}, served_,
       [p = s.get()](std::function<void()> task) { p->strand.post(std::move(task)); },
-      &event_latency_, delivery_.get());
+      &event_latency_, delivery_.get(), co.source.recorder);
   if (!worker.ok()) return worker.status();
   s->worker = std::move(worker).value();
   s->camera = std::move(camera).value();
@@ -392,6 +397,7 @@ void Engine::decode_loop(Stream* s) {
       reopened = false;
     }
     f.pts += s->pts_offset;
+    if (const auto& recorder = s->camera_options.source.recorder) recorder->mark(f.pts);
     s->last_pts = f.pts;
     f.index = s->next_index++;
     if (f.gap) s->last_gap = f.index;
@@ -502,6 +508,7 @@ std::vector<StreamStats> Engine::stats() const {
     st.skipped = link.dropped;
     st.reconnects = link.reconnects;
     st.counters = s->worker->counters();
+    if (const auto& recorder = s->camera_options.source.recorder) st.clips = recorder->stats();
     out.push_back(std::move(st));
   }
   return out;

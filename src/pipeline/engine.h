@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "infer/model_server.h"
 #include "pipeline/config.h"
 #include "pipeline/stream_worker.h"
+#include "video/clip_recorder.h"
 
 namespace iris::pipeline {
 
@@ -50,6 +52,7 @@ struct StreamStats {
   uint64_t skipped = 0;
   uint64_t reconnects = 0;  // successful reconnects
   StreamCounters counters;
+  std::optional<video::ClipStats> clips;  // for a stream that records event clips
 };
 
 struct ModelStats {

@@ -6,15 +6,29 @@
 #include "core/log.h"
 
 namespace iris::pipeline {
+namespace {
 
-Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spec,
-                                                           const StreamInput& input,
-                                                           const infer::ServedModels& models,
-                                                           Post post, Histogram* event_latency,
-                                                           events::Delivery* delivery) {
+// Makes the clips/ directory and removes the placeholders of clips a killed process never
+// finished, which would otherwise read as still recording for ever.
+Status prepare_clip_dir(const std::string& dir) {
+  if (Status s = events::make_dirs(dir); !s) return s;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".part") std::filesystem::remove(entry.path(), ec);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StreamWorker>> StreamWorker::create(
+    const StreamSpec& spec, const StreamInput& input, const infer::ServedModels& models, Post post,
+    Histogram* event_latency, events::Delivery* delivery,
+    std::shared_ptr<video::ClipRecorder> recorder) {
   std::unique_ptr<StreamWorker> w(new StreamWorker(spec, models, input.live, std::move(post)));
   w->event_latency_ = event_latency;
   w->delivery_ = delivery;
+  w->recorder_ = std::move(recorder);
   if (spec.gate) w->gate_.emplace(*spec.gate);
   auto detector = detect::make_detector(spec.detector, models, input.live);
   if (!detector.ok()) return detector.status().with_context("stream '" + spec.name + "'");
@@ -26,6 +40,12 @@ Result<std::unique_ptr<StreamWorker>> StreamWorker::create(const StreamSpec& spe
     if (!sink.ok()) return sink.status().with_context("stream '" + spec.name + "'");
     w->sinks_.push_back(std::move(sink).value());
     if (out.snapshots) w->snapshot_dirs_.push_back(out.snapshot_dir());
+    if (out.clips && w->recorder_) {
+      if (Status s = prepare_clip_dir(out.clip_dir()); !s) {
+        return s.with_context("stream '" + spec.name + "'");
+      }
+      w->clip_outputs_.push_back(out);
+    }
   }
   if (input.fps > 0) w->writer_fps_ = input.fps;
   if (input.width > 0) {
@@ -200,6 +220,7 @@ void StreamWorker::complete_frame(const Frame& frame,
     rules_[i]->evaluate(suppression_.input(i), ctx, &events);
   }
   suppression_.cool_down(&events);
+  if (recorder_) recorder_->processed(frame.pts);
   for (auto& e : events) deliver(e, frame);
   for (const auto& gone : tracks.removed) osd_.track_last_event.erase(gone.id);
 
@@ -236,6 +257,12 @@ void StreamWorker::deliver(events::Event& e, const Frame& frame) {
       e.snapshot = *path;
     } else {
       log::warn("stream '" + spec_.name + "': " + path.status().message());
+    }
+  }
+  for (const auto& out : clip_outputs_) {
+    const std::string path = (std::filesystem::path(out.clip_dir()) / (e.id + ".mp4")).string();
+    if (recorder_->request(path, e.media_time - out.pre_roll, e.media_time + out.post_roll)) {
+      e.clip = path;
     }
   }
   int64_t failed = 0;
@@ -290,6 +317,7 @@ Status StreamWorker::finish() {
   for (auto& sink : sinks_) {
     if (Status s = sink->close(); !s && result.ok()) result = s;
   }
+  if (recorder_) recorder_->close();  // the input ended: the clips get what there is
   {
     std::lock_guard lock(counters_mu_);
     for (const auto& rule : rules_) counters_.rule_counters[rule->name()] = rule->counters();

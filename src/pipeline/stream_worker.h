@@ -26,6 +26,7 @@
 #include "rules/rule.h"
 #include "rules/suppression.h"
 #include "track/tracker.h"
+#include "video/clip_recorder.h"
 #include "video/video_writer.h"
 
 namespace iris::pipeline {
@@ -60,11 +61,11 @@ class StreamWorker {
   // so that an unwritable path fails before the stream runs. `models` must hold every model the
   // stream names, and outlive the worker; so must `event_latency` (decode to delivery) and
   // `delivery` (the process's event log, which every event is appended to), if given.
-  static Result<std::unique_ptr<StreamWorker>> create(const StreamSpec& spec,
-                                                      const StreamInput& input,
-                                                      const infer::ServedModels& models, Post post,
-                                                      Histogram* event_latency = nullptr,
-                                                      events::Delivery* delivery = nullptr);
+  // `recorder` gets the stream's packets (from its Source), for the jsonl outputs with clips.
+  static Result<std::unique_ptr<StreamWorker>> create(
+      const StreamSpec& spec, const StreamInput& input, const infer::ServedModels& models,
+      Post post, Histogram* event_latency = nullptr, events::Delivery* delivery = nullptr,
+      std::shared_ptr<video::ClipRecorder> recorder = nullptr);
 
   // Called on the strand, one frame at a time: the caller waits for `done` before the next
   // frame. `done` runs on the strand, when the frame is fully processed; a DNN detector's result
@@ -109,6 +110,8 @@ class StreamWorker {
   std::vector<std::unique_ptr<rules::Rule>> rules_;  // rule i reads suppression_.input(i)
   std::vector<std::unique_ptr<events::Sink>> sinks_;
   std::vector<std::string> snapshot_dirs_;  // one per jsonl sink that asked for snapshots
+  std::vector<JsonlOutput> clip_outputs_;   // the jsonl sinks that asked for clips
+  std::shared_ptr<video::ClipRecorder> recorder_;
   std::optional<Gate> gate_;
   // The last successful detections, which stand while the gate sees no motion.
   std::optional<std::vector<Detection>> last_detections_;

@@ -171,6 +171,21 @@ void streams(Writer& w, const MetricsInput& in) {
       }
     }
   }
+  w.family("iris_event_clips_total", "counter",
+           "Event clips of streams that record them, by result: written, failed, refused.");
+  for (const auto& s : in.streams) {
+    if (!s.clips) continue;
+    for (const auto& [result, n] :
+         {std::pair{"written", s.clips->written}, std::pair{"failed", s.clips->failed},
+          std::pair{"refused", s.clips->refused}}) {
+      w.sample("iris_event_clips_total", {"stream", s.name, "result", result}, double(n));
+    }
+  }
+  w.family("iris_clip_buffer_bytes", "gauge",
+           "Compressed video a stream holds for the pre-roll of its event clips.");
+  for (const auto& s : in.streams) {
+    if (s.clips) w.sample("iris_clip_buffer_bytes", {"stream", s.name}, double(s.clips->bytes));
+  }
   w.family("iris_suppressed_total", "counter",
            "Tracks held back from the rules and events dropped, by reason.");
   for (const auto& s : in.streams) {

@@ -11,6 +11,16 @@
 #include "server/picture.h"
 
 namespace iris::server {
+// What an event id fetches: the event's snapshot or its clip, from the directories of the
+// jsonl outputs that keep them.
+struct EventFile {
+  std::string_view ext;
+  std::string_view content_type;
+  std::string_view what;
+  std::string_view setting;  // the jsonl output key that keeps them
+  std::set<std::string> EventDirs::*dirs;
+};
+
 namespace {
 
 using nlohmann::json;
@@ -90,34 +100,44 @@ Response no_stream(const std::string& name) {
 json stream_json(const pipeline::StreamStats& s, const std::map<std::string, double>& fps) {
   const auto& c = s.counters;
   const auto rate = fps.find(s.name);
-  return {{"name", s.name},
-          {"url", redact(s.url)},
-          {"state", pipeline::state_name(s.state)},
-          {"reason", s.reason},
-          {"live", s.live},
-          {"width", s.width},
-          {"height", s.height},
-          {"fps", rate == fps.end() ? 0 : rate->second},
-          {"frames", c.frames},
-          {"dropped", s.dropped},
-          {"decode_errors", s.decode_errors},
-          {"reconnects", s.reconnects},
-          {"counters",
-           {{"detector_runs", c.detector_runs},
-            {"gated", c.gated},
-            {"events", c.events},
-            {"event_errors", c.event_errors},
-            {"frame_errors", c.frame_errors},
-            {"detector_errors", c.detector_errors},
-            {"secondary_failures", c.secondary_failures},
-            {"events_by_rule", c.by_rule},
-            {"rules", c.rule_counters},
-            {"suppressed", c.suppressed}}}};
+  json j = {{"name", s.name},
+            {"url", redact(s.url)},
+            {"state", pipeline::state_name(s.state)},
+            {"reason", s.reason},
+            {"live", s.live},
+            {"width", s.width},
+            {"height", s.height},
+            {"fps", rate == fps.end() ? 0 : rate->second},
+            {"frames", c.frames},
+            {"dropped", s.dropped},
+            {"decode_errors", s.decode_errors},
+            {"reconnects", s.reconnects},
+            {"counters",
+             {{"detector_runs", c.detector_runs},
+              {"gated", c.gated},
+              {"events", c.events},
+              {"event_errors", c.event_errors},
+              {"frame_errors", c.frame_errors},
+              {"detector_errors", c.detector_errors},
+              {"secondary_failures", c.secondary_failures},
+              {"events_by_rule", c.by_rule},
+              {"rules", c.rule_counters},
+              {"suppressed", c.suppressed}}}};
+  if (s.clips) {
+    j["clips"] = {{"written", s.clips->written},          {"failed", s.clips->failed},
+                  {"refused", s.clips->refused},          {"recording", s.clips->pending},
+                  {"buffered_seconds", s.clips->seconds}, {"buffered_bytes", s.clips->bytes}};
+  }
+  return j;
 }
 
-void add_snapshot_dirs(const pipeline::StreamSpec& spec, std::set<std::string>* dirs) {
+constexpr EventFile kSnapshot{".jpg", "image/jpeg", "snapshot", "snapshots", &EventDirs::snapshots};
+constexpr EventFile kClip{".mp4", "video/mp4", "clip", "clips", &EventDirs::clips};
+
+void add_event_dirs(const pipeline::StreamSpec& spec, EventDirs* dirs) {
   for (const auto& out : spec.jsonl) {
-    if (out.snapshots) dirs->insert(out.snapshot_dir());
+    if (out.snapshots) dirs->snapshots.insert(out.snapshot_dir());
+    if (out.clips) dirs->clips.insert(out.clip_dir());
   }
 }
 
@@ -167,7 +187,7 @@ Result<std::unique_ptr<Server>> Server::start(const std::string& config_path,
       rules = it->second;
     }
     s->rules_[stream.name] = std::move(rules);
-    add_snapshot_dirs(stream, &s->snapshot_dirs_);
+    add_event_dirs(stream, &s->event_dirs_);
   }
 
   auto engine = pipeline::Engine::create(s->pipeline_, options.engine);
@@ -272,8 +292,11 @@ void Server::add_routes() {
   h.route(
       "GET", "/api/streams/{}/live.mjpg",
       [this](Request req, Reply reply) { live(req.params[0], std::move(reply)); }, Run::kInline);
-  h.route("GET", "/api/events/{}/snapshot.jpg",
-          [this](Request req, Reply reply) { snapshot(req.params[0], std::move(reply)); });
+  h.route("GET", "/api/events/{}/snapshot.jpg", [this](Request req, Reply reply) {
+    event_file(req.params[0], kSnapshot, std::move(reply));
+  });
+  h.route("GET", "/api/events/{}/clip.mp4",
+          [this](Request req, Reply reply) { event_file(req.params[0], kClip, std::move(reply)); });
 }
 
 void Server::list_streams(Reply reply) {
@@ -312,7 +335,7 @@ void Server::add_stream(Request req, Reply reply) {
     std::lock_guard lock(mu_);
     pipeline_.streams.push_back(*spec);
     rules_[spec->name] = body->value("rules", json::array());
-    add_snapshot_dirs(*spec, &snapshot_dirs_);
+    add_event_dirs(*spec, &event_dirs_);
     saved = state_.add_stream(*body);
   }
   reply(with_warning(json{{"added", spec->name}}, saved, 201));
@@ -428,7 +451,7 @@ void Server::live(const std::string& name, Reply reply) {
   reply(std::move(r));
 }
 
-void Server::snapshot(const std::string& id, Reply reply) {
+void Server::event_file(const std::string& id, const EventFile& kind, Reply reply) {
   // Only a well-formed id becomes part of a path: nothing else of a request reaches the disk.
   if (!is_event_id(id)) {
     return reply(Response::error(
@@ -439,21 +462,30 @@ void Server::snapshot(const std::string& id, Reply reply) {
   std::set<std::string> dirs;
   {
     std::lock_guard lock(mu_);
-    dirs = snapshot_dirs_;
+    dirs = event_dirs_.*kind.dirs;
   }
+  const std::string what(kind.what);
   for (const std::string& dir : dirs) {
-    const std::string path = dir + "/" + id + ".jpg";
+    const std::string path = dir + "/" + id + std::string(kind.ext);
     std::error_code ec;
+    if (std::filesystem::exists(path + ".part", ec)) {
+      Response r = Response::error(503, "the " + what + " of event " + id +
+                                            " is still being recorded (it ends post_roll "
+                                            "seconds after the event); ask again shortly");
+      r.headers.emplace_back("Retry-After", "2");
+      return reply(std::move(r));
+    }
     if (!std::filesystem::is_regular_file(path, ec)) continue;
     auto bytes = read_file(path);
     if (!bytes.ok()) return reply(Response::error(500, bytes.status().message()));
     Response r;
-    r.content_type = "image/jpeg";
+    r.content_type = std::string(kind.content_type);
     r.body = std::move(bytes).value();
     return reply(std::move(r));
   }
-  reply(Response::error(404, "no snapshot for event " + id +
-                                 "; snapshots are kept by jsonl outputs with snapshots: true"));
+  reply(Response::error(404, "no " + what + " for event " + id + "; " + what +
+                                 "s are kept by jsonl outputs with " + std::string(kind.setting) +
+                                 ": true"));
 }
 
 void Server::metrics(Reply reply) {

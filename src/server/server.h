@@ -1,7 +1,8 @@
 // Server: what `iris serve` runs. It builds the Engine from a config plus the changes made through
 // the API (ApiState), and serves over HTTP: the KServe v2 protocol on the engine's models, the
-// control API (streams, rules, frames, live view, snapshots), /metrics for Prometheus. The routes
-// are thin adapters: the pipeline does the work. Endpoints and options: docs/serve.md.
+// control API (streams, rules, frames, live view, event snapshots and clips), /metrics for
+// Prometheus. The routes are thin adapters: the pipeline does the work. Endpoints and options:
+// docs/serve.md.
 #pragma once
 
 #include <atomic>
@@ -24,6 +25,13 @@
 #include "server/state.h"
 
 namespace iris::server {
+
+// Where the jsonl outputs of the streams keep event snapshots and clips.
+struct EventDirs {
+  std::set<std::string> snapshots;
+  std::set<std::string> clips;
+};
+struct EventFile;
 
 struct ServeOptions {
   HttpOptions http;
@@ -64,7 +72,8 @@ class Server {
   void put_rules(const std::string& name, Request req, Reply reply);
   void frame(const std::string& name, Reply reply);
   void live(const std::string& name, Reply reply);
-  void snapshot(const std::string& id, Reply reply);
+  // An event's snapshot or clip, by its id.
+  void event_file(const std::string& id, const EventFile& kind, Reply reply);
   void metrics(Reply reply);
 
   // Declared first, destroyed last: replies still in flight post into its I/O context.
@@ -80,7 +89,7 @@ class Server {
   ApiState state_;
   pipeline::PipelineSpec pipeline_;              // the streams as running: config and API changes
   std::map<std::string, nlohmann::json> rules_;  // per stream, its rules as the API shows them
-  std::set<std::string> snapshot_dirs_;          // of every stream that ran, for snapshot ids
+  EventDirs event_dirs_;                         // of every stream that ran, for event ids
 
   mutable std::mutex fps_mu_;
   std::map<std::string, double> fps_;

@@ -216,6 +216,7 @@ Status Source::open_input() {
   const AVRational r = av_guess_frame_rate(fmt_, st, nullptr);
   info_.fps = r.num > 0 && r.den > 0 ? av_q2d(r) : 0.0;
   info_.codec = codec->name;
+  if (options_.recorder) options_.recorder->begin(st, info_.fps);
   const bool network_stream = rtsp || url.rfind("rtmp://", 0) == 0 || url.rfind("udp://", 0) == 0 ||
                               url.rfind("srt://", 0) == 0;
   camera_ = network_stream || (is_url(url) && fmt_->duration == AV_NOPTS_VALUE);
@@ -380,14 +381,24 @@ Result<std::optional<Frame>> Source::read() {
     const int rc = av_read_frame(fmt_, pkt_);
     if (rc >= 0) {
       const bool key = pkt_->flags & AV_PKT_FLAG_KEY;
-      if (pkt_->stream_index != stream_index_ || (options_.keyframes_only && !key)) {
+      const bool decode = !options_.keyframes_only || key;
+      if (pkt_->stream_index != stream_index_) {
         av_packet_unref(pkt_);
-      } else if (options_.emulate_live && skip_late(pkt_)) {
+        continue;
+      }
+      if (decode && options_.emulate_live && skip_late(pkt_)) {
         av_packet_unref(pkt_);
         ++dropped_;
-      } else if (Status s = send_packet(); !s) {
-        return s;
-      } else if (options_.keyframes_only) {
+        continue;
+      }
+      // Clips get every frame of the stream, also where only its key frames are decoded.
+      if (options_.recorder) options_.recorder->push(pkt_);
+      if (!decode) {
+        av_packet_unref(pkt_);
+        continue;
+      }
+      if (Status s = send_packet(); !s) return s;
+      if (options_.keyframes_only) {
         // A decoder that reorders (B-frame streams) would hold each key frame back until the
         // next ones came, GOPs later; a key frame needs no other, so drain it out at once.
         avcodec_send_packet(dec_, nullptr);

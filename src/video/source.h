@@ -13,6 +13,7 @@
 
 #include "core/frame.h"
 #include "core/status.h"
+#include "video/clip_recorder.h"
 
 struct AVFormatContext;
 struct AVCodecContext;
@@ -40,6 +41,8 @@ struct SourceOptions {
   // dropped() counts those frames. For benchmarks of many cameras from a few files.
   bool emulate_live = false;
   const std::atomic<bool>* stop = nullptr;  // when set, blocking calls return at once
+  // When set, gets every packet of the video stream read (for event clips); begin() at open.
+  std::shared_ptr<ClipRecorder> recorder;
 };
 
 struct StreamInfo {

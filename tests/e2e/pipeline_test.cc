@@ -72,6 +72,17 @@ void expect_scene_events(const std::vector<json>& events) {
     EXPECT_EQ(e["class"], "person");
     EXPECT_EQ(e["id"].get<std::string>().size(), 26u);
     EXPECT_TRUE(std::filesystem::exists(e["snapshot"].get<std::string>()));
+    // The clip: from the key frame before the second ahead of the event to a second after it
+    // (or the end of the stream), finished when the run is.
+    const std::string clip = e["clip"].get<std::string>();
+    EXPECT_FALSE(std::filesystem::exists(clip + ".part"));
+    const auto clip_frames = testing::count_frames(clip);
+    ASSERT_TRUE(clip_frames.ok()) << clip_frames.status().message();
+    const int frame = e["frame"].get<int>(), second = static_cast<int>(scene::kFps);
+    const int before = std::min(second, frame),
+              after = std::min(second, scene::kFrames - 1 - frame);
+    EXPECT_GE(clip_frames->frames, before + after - 2);
+    EXPECT_LE(clip_frames->frames, 2 * second + before + after + 4);  // a GOP (2 s) more at most
   }
   // The exit carries the visit's duration: from entering to leaving the zone.
   const double visit = (want[2].frame - want[1].frame) / scene::kFps;

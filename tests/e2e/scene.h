@@ -63,7 +63,7 @@ inline std::string config(const std::string& url, const std::string& out_dir) {
          "    outputs:\n"
          "      - {type: jsonl, path: " +
          out_dir +
-         "/events.jsonl, snapshots: true}\n"
+         "/events.jsonl, snapshots: true, clips: true, pre_roll: 1, post_roll: 1}\n"
          "      - {type: mp4, path: " +
          out_dir + "/annotated.mp4}\n";
 }

@@ -52,6 +52,8 @@ streams:
       - type: jsonl
         path: out/lobby/events.jsonl
         snapshots: true
+        clips: true
+        pre_roll: 3
       - type: mp4
         path: out/lobby/annotated.mp4
   - name: gate_2
@@ -118,6 +120,10 @@ streams:
   ASSERT_EQ(lobby.jsonl.size(), 1u);
   EXPECT_EQ(lobby.jsonl[0].path, "out/lobby/events.jsonl");  // relative paths kept as written
   EXPECT_TRUE(lobby.jsonl[0].snapshots);
+  EXPECT_TRUE(lobby.jsonl[0].clips);
+  EXPECT_DOUBLE_EQ(lobby.jsonl[0].pre_roll, 3);
+  EXPECT_DOUBLE_EQ(lobby.jsonl[0].post_roll, 5);  // default
+  EXPECT_EQ(lobby.jsonl[0].clip_dir(), "out/lobby/clips");
   ASSERT_EQ(lobby.mp4.size(), 1u);
   EXPECT_EQ(lobby.mp4[0].path, "out/lobby/annotated.mp4");
 
@@ -316,6 +322,20 @@ TEST_F(ConfigTest, KeyOfTheOtherVariantSaysWhy) {
                        "'exit_grace' does not apply in streams[0].rules[0]: it is a zone "
                        "rule key and this one has type: line; allowed keys: name, type, "
                        "classes, anchor, units, points, margin"));
+}
+
+TEST_F(ConfigTest, ClipLengthsNeedClipsAndAreBounded) {
+  const std::string base =
+      "streams:\n  - name: a\n    url: VIDEO\n    detector: {type: motion}\n    outputs:\n"
+      "      - {type: jsonl, path: out/a.jsonl, ";
+  std::string e = errors(base + "post_roll: 2}\n");
+  EXPECT_TRUE(contains(e, "test.yaml:6:")) << e;
+  EXPECT_TRUE(contains(e, "post_roll is the length of event clips; add clips: true")) << e;
+  e = errors(base + "clips: true, pre_roll: 61}\n");
+  EXPECT_TRUE(contains(e, "pre_roll")) << e;
+  EXPECT_TRUE(contains(e, "in [0, 60]")) << e;
+  EXPECT_TRUE(contains(errors(base + "clips: true, post_roll: -1}\n"), "post_roll"));
+  EXPECT_TRUE(parse(base + "clips: true, pre_roll: 0, post_roll: 60}\n").ok());
 }
 
 TEST_F(ConfigTest, DuplicateKeyReportsBothLines) {

@@ -1,11 +1,14 @@
 // The control API of iris serve with real requests: streams listed, added, paused, resumed and
 // removed while the others run; rules read and replaced live; every change kept across a restart
-// of the server; the latest frame, the annotated MJPEG view, event snapshots by id, and the token.
+// of the server; the latest frame, the annotated MJPEG view, event snapshots and clips by id, and
+// the token.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 
 #include "serve_fixture.h"
+#include "video/source.h"
 
 namespace iris::server {
 namespace {
@@ -236,6 +239,60 @@ TEST_F(ControlTest, SnapshotsByEventIdAndNothingElse) {
   }
   EXPECT_EQ(get("/api/events/../../etc/passwd/snapshot.jpg").status, 404);
   EXPECT_EQ(get("/api/events/01ARZ3NDEKTSV4RRFFQ69G5FAV/snapshot.jpg").status, 404);
+}
+
+TEST_F(ControlTest, ClipsByEventIdOnceRecorded) {
+  std::string id;
+  ASSERT_TRUE(eventually([&] {
+    for (const std::string& line : testing::read_lines(dir_.file("cam.jsonl"))) {
+      const json e = json::parse(line, nullptr, false);
+      if (e.is_object() && e.contains("clip")) {
+        id = e["id"];
+        EXPECT_EQ(e["clip"], dir_.file("clips/" + id + ".mp4"));
+      }
+    }
+    return !id.empty();
+  }));
+  // Recorded up to a second of stream time after the event, then served.
+  HttpAnswer a;
+  ASSERT_TRUE(eventually([&] {
+    a = get("/api/events/" + id + "/clip.mp4");
+    return a.status != 503;
+  }));
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.header("Content-Type"), "video/mp4");
+  EXPECT_EQ(a.body, testing::read_file(dir_.file("clips/" + id + ".mp4")));
+  EXPECT_EQ(a.body.substr(4, 4), "ftyp");
+  const std::string copy = dir_.file("copy.mp4");
+  std::ofstream(copy, std::ios::binary) << a.body;
+  auto clip = video::Source::open({.url = copy});
+  ASSERT_TRUE(clip.ok()) << clip.status().message();
+  int frames = 0;
+  while (true) {
+    auto f = (*clip)->read();
+    ASSERT_TRUE(f.ok()) << f.status().message();
+    if (!f->has_value()) break;
+    ++frames;
+  }
+  EXPECT_GE(frames, 10);  // 1 s after the event at least, at the clip's 25 fps
+  // Counted in the stream's stats and in /metrics.
+  const json clips = get("/api/streams").parsed()["streams"][0]["clips"];
+  EXPECT_GE(clips["written"].get<int>(), 1) << clips.dump();
+  EXPECT_EQ(clips["failed"], 0) << clips.dump();
+  EXPECT_GT(clips["buffered_bytes"].get<int>(), 0) << clips.dump();
+  const std::string metrics = get("/metrics").body;
+  EXPECT_TRUE(contains(metrics, "iris_event_clips_total{stream=\"cam\",result=\"written\"} "));
+  EXPECT_TRUE(contains(metrics, "iris_clip_buffer_bytes{stream=\"cam\"} "));
+
+  // One still being recorded says so, and when to ask again.
+  const std::string pending = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+  std::ofstream(dir_.file("clips/" + pending + ".mp4.part"));
+  const HttpAnswer b = get("/api/events/" + pending + "/clip.mp4");
+  EXPECT_EQ(b.status, 503);
+  EXPECT_EQ(b.header("Retry-After"), "2");
+  EXPECT_TRUE(contains(b.body, "still being recorded")) << b.body;
+  EXPECT_EQ(get("/api/events/01ARZ3NDEKTSV4RRFFQ69G5FAW/clip.mp4").status, 404);
+  EXPECT_EQ(get("/api/events/nope/clip.mp4").status, 400);
 }
 
 TEST_F(ControlTest, TokenGuardsAllButHealth) {

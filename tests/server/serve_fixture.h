@@ -51,7 +51,7 @@ inline std::string models_yaml(const std::string& batching = "max_batch: 8, max_
 }
 
 // A stream of the square clip, paced like a camera, looping; the squares model finds the square,
-// and a line in the middle counts it with a snapshot per event.
+// and a line in the middle counts it with a snapshot and a clip (1 s either side) per event.
 inline std::string square_stream(const std::string& name, const std::string& clip,
                                  const std::string& out_dir) {
   return "  - name: " + name + "\n    url: " + clip +
@@ -62,7 +62,8 @@ inline std::string square_stream(const std::string& name, const std::string& cli
          "      - {name: middle, type: line, points: [[160, 0], [160, 240]], margin: 2}\n"
          "    outputs:\n"
          "      - {type: jsonl, path: " +
-         out_dir + "/" + name + ".jsonl, snapshots: true}\n";
+         out_dir + "/" + name +
+         ".jsonl, snapshots: true, clips: true, pre_roll: 1, post_roll: 1}\n";
 }
 
 // models_yaml() and one stream, "cam", of `clip` (square_stream()'s, events kept under `out_dir`).
