@@ -867,7 +867,7 @@ StreamSpec read_stream(Diagnostics& diag, const MapReader& map, const StreamSpec
   return stream;
 }
 
-PipelineSpec read_pipeline(Diagnostics& diag, const YAML::Node& root) {
+PipelineSpec read_pipeline(Diagnostics& diag, const YAML::Node& root, Needs needs) {
   PipelineSpec pipeline;
   const MapReader top(diag, Item{root, "", root.Mark()});
   if (!top.is_map()) return pipeline;
@@ -891,13 +891,18 @@ PipelineSpec read_pipeline(Diagnostics& diag, const YAML::Node& root) {
   }
 
   const std::optional<Item> streams = top.get("streams");
+  const bool optional = needs == Needs::kStreamsOrModels && !pipeline.models.empty();
   if (!streams) {
-    top.missing("streams", "add a streams: list with at least one stream (name, url, detector)");
+    if (optional) return pipeline;
+    top.missing("streams",
+                needs == Needs::kStreams
+                    ? "add a streams: list with at least one stream (name, url, detector)"
+                    : "add a streams: list (name, url, detector), or models: to serve");
     return pipeline;
   }
   const auto items = read_list(diag, *streams, "streams: [{name: lobby, url: clip.mp4, ...}]");
   if (!items) return pipeline;
-  if (items->empty()) {
+  if (items->empty() && !optional) {
     diag.error(streams->mark, streams->path,
                "the list is empty; add at least one stream with name, url and detector");
     return pipeline;
@@ -958,14 +963,18 @@ std::string JsonlOutput::clip_dir() const {
   return (fs::path(path).parent_path() / "clips").string();
 }
 
-Result<PipelineSpec> parse_config(const std::string& yaml, const std::string& source) {
+Result<PipelineSpec> parse_config(const std::string& yaml, const std::string& source, Needs needs) {
   Diagnostics diag(source);
   // yaml-cpp reports bad input by throwing; nothing may escape to the caller.
   try {
-    const std::optional<YAML::Node> doc = load_document(
-        diag, yaml, "the config is empty; it needs a streams: list (see docs/config.md)");
+    const std::optional<YAML::Node> doc =
+        load_document(diag, yaml,
+                      needs == Needs::kStreams
+                          ? "the config is empty; it needs a streams: list (see docs/config.md)"
+                          : "the config is empty; it needs a streams: list or models: to serve "
+                            "(see docs/config.md)");
     if (!doc) return diag.status();
-    PipelineSpec pipeline = read_pipeline(diag, *doc);
+    PipelineSpec pipeline = read_pipeline(diag, *doc, needs);
     if (!diag.ok()) return diag.status();
     pipeline.source = source;
     return pipeline;
@@ -1034,7 +1043,7 @@ Result<std::vector<rules::RuleSpec>> parse_rules(const std::string& text, const 
   }
 }
 
-Result<PipelineSpec> load_config(const std::string& path) {
+Result<PipelineSpec> load_config(const std::string& path, Needs needs) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     return Status::error("cannot read config file '" + path +
@@ -1051,7 +1060,7 @@ Result<PipelineSpec> load_config(const std::string& path) {
     return Status::error("cannot read config file '" + path + "': " + std::strerror(errno) +
                          "; check the file");
   }
-  return parse_config(text.str(), path);
+  return parse_config(text.str(), path, needs);
 }
 
 }  // namespace iris::pipeline

@@ -91,9 +91,14 @@ struct PipelineSpec {
   bool defaults_have_detector = false;
 };
 
-Result<PipelineSpec> load_config(const std::string& path);
+// What a config must hold: `iris run` needs streams; `iris serve` may serve models alone and have
+// its streams added through its API.
+enum class Needs { kStreams, kStreamsOrModels };
+
+Result<PipelineSpec> load_config(const std::string& path, Needs needs = Needs::kStreams);
 // Same, from text; `source` names it in messages. Files the config names are checked to exist.
-Result<PipelineSpec> parse_config(const std::string& yaml, const std::string& source);
+Result<PipelineSpec> parse_config(const std::string& yaml, const std::string& source,
+                                  Needs needs = Needs::kStreams);
 
 // One stream from `text` (YAML or JSON, e.g. an API request's body): a map with the keys of one
 // entry of `streams:`. It inherits `pipeline.defaults`, may name `pipeline.models`, and may not

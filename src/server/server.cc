@@ -165,7 +165,7 @@ Response with_warning(json body, const Status& saved, int status = 200) {
 
 Result<std::unique_ptr<Server>> Server::start(const std::string& config_path,
                                               const ServeOptions& options) {
-  auto spec = pipeline::load_config(config_path);
+  auto spec = pipeline::load_config(config_path, pipeline::Needs::kStreamsOrModels);
   if (!spec.ok()) return spec.status();
   std::unique_ptr<Server> s(new Server());
   s->options_ = options;

@@ -466,6 +466,24 @@ TEST_F(ConfigTest, DetectorInDefaultsSatisfiesEveryStream) {
   EXPECT_TRUE(parse("defaults: {detector: {type: hog}}\nstreams: [{name: a, url: VIDEO}]\n").ok());
 }
 
+TEST_F(ConfigTest, AServerMayHaveModelsAndNoStreams) {
+  const std::string models = "models:\n  - {name: m, path: " + video_ + ", decoder: yolov8}\n";
+  const auto spec = parse_config(models, "serve.yaml", Needs::kStreamsOrModels);
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_TRUE(spec->streams.empty());
+  ASSERT_EQ(spec->models.size(), 1u);
+  EXPECT_TRUE(parse_config(models + "streams: []\n", "serve.yaml", Needs::kStreamsOrModels).ok());
+  // iris run has nothing to run.
+  EXPECT_TRUE(contains(errors(models), "missing required key 'streams'"));
+  // Nothing at all to serve.
+  const auto nothing =
+      parse_config("events: {log: out/log}\n", "serve.yaml", Needs::kStreamsOrModels);
+  ASSERT_FALSE(nothing.ok());
+  EXPECT_TRUE(contains(nothing.status().message(), "or models: to serve"));
+  EXPECT_TRUE(contains(parse_config("", "s.yaml", Needs::kStreamsOrModels).status().message(),
+                       "it needs a streams: list or models: to serve"));
+}
+
 TEST_F(ConfigTest, EmptyOrMissingStreams) {
   EXPECT_TRUE(contains(errors("streams: []\n"),
                        "test.yaml:1:10: streams: the list is empty; add at least one stream"));

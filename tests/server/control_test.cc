@@ -105,6 +105,19 @@ TEST_F(ControlTest, BadChangesAreRefusedWithTheReason) {
   EXPECT_EQ(get("/api/streams").parsed()["streams"].size(), 1u);
 }
 
+TEST_F(ControlTest, ModelsAloneServeAndStreamsCanBeAddedLater) {
+  server_.reset();
+  clip_ = square_clip(dir_);
+  start(models_yaml());
+  EXPECT_TRUE(get("/api/streams").parsed()["streams"].empty());
+  EXPECT_EQ(get("/v2/models/squares/ready").status, 200);
+  ASSERT_EQ(post("/api/streams", stream_body("later").dump()).status, 201);
+  EXPECT_TRUE(frames_grow("later"));
+  // The added stream is kept in the state file: it comes back with the restart.
+  restart();
+  EXPECT_TRUE(frames_grow("later"));
+}
+
 TEST_F(ControlTest, RulesAreReadAndReplacedLive) {
   const json rules = get("/api/streams/cam/rules").parsed();
   ASSERT_EQ(rules["rules"].size(), 1u);
