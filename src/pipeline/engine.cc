@@ -358,6 +358,12 @@ void Engine::decode_loop(Stream* s) {
       std::unique_lock lock(s->mu);
       if (s->paused && !s->stopping) {
         if (s->live && s->camera) close_camera(s);
+        // A paused camera's clips end at the pause; they are written now, not at the resume.
+        if (const auto& recorder = s->camera_options.source.recorder; recorder && s->live) {
+          lock.unlock();
+          recorder->close();
+          lock.lock();
+        }
         s->cv.wait(lock, [&] { return !s->paused || s->stopping; });
       }
       if (s->stopping) break;

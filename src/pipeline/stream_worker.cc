@@ -8,15 +8,36 @@
 namespace iris::pipeline {
 namespace {
 
-// Makes the clips/ directory and removes the placeholders of clips a killed process never
-// finished, which would otherwise read as still recording for ever.
+// Makes the clips/ directory and removes the placeholders of clips an earlier process never
+// finished, which would otherwise read as still recording for ever. Placeholders made since this
+// process first got here (by a stream sharing the directory) are recording now: they stay.
 Status prepare_clip_dir(const std::string& dir) {
+  static const auto started = std::filesystem::file_time_type::clock::now();
   if (Status s = events::make_dirs(dir); !s) return s;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".part") std::filesystem::remove(entry.path(), ec);
+    if (entry.path().extension() == ".part" && entry.last_write_time(ec) < started) {
+      std::filesystem::remove(entry.path(), ec);
+    }
   }
   return {};
+}
+
+// How long before the frame that raises it an event may be dated: an exit is dated when the
+// object left, which a rule knows only after its grace, or after the tracker's max_age for a
+// track that was lost. Clips keep their pre-roll before that.
+double event_lag(const StreamSpec& spec) {
+  double lag = std::visit([](const auto& t) { return t.max_age; }, spec.tracker);
+  for (const rules::RuleSpec& rule : spec.rules) {
+    if (const auto* zone = std::get_if<rules::ZoneSpec>(&rule)) {
+      lag = std::max(lag, zone->exit_grace);
+    } else if (const auto* loiter = std::get_if<rules::LoiterSpec>(&rule)) {
+      lag = std::max(lag, loiter->max_gap);
+    } else if (const auto* crowd = std::get_if<rules::CrowdSpec>(&rule)) {
+      lag = std::max(lag, crowd->end_grace);
+    }
+  }
+  return lag;
 }
 
 }  // namespace
@@ -29,6 +50,7 @@ Result<std::unique_ptr<StreamWorker>> StreamWorker::create(
   w->event_latency_ = event_latency;
   w->delivery_ = delivery;
   w->recorder_ = std::move(recorder);
+  w->event_lag_ = event_lag(spec);
   if (spec.gate) w->gate_.emplace(*spec.gate);
   auto detector = detect::make_detector(spec.detector, models, input.live);
   if (!detector.ok()) return detector.status().with_context("stream '" + spec.name + "'");
@@ -220,7 +242,7 @@ void StreamWorker::complete_frame(const Frame& frame,
     rules_[i]->evaluate(suppression_.input(i), ctx, &events);
   }
   suppression_.cool_down(&events);
-  if (recorder_) recorder_->processed(frame.pts);
+  if (recorder_) recorder_->processed(frame.pts - event_lag_);
   for (auto& e : events) deliver(e, frame);
   for (const auto& gone : tracks.removed) osd_.track_last_event.erase(gone.id);
 
@@ -331,6 +353,7 @@ void StreamWorker::replace_rules(std::vector<rules::RuleSpec> rules) {
   rules_ = std::move(made);
   suppression_ = rules::Suppression(spec_.suppression, rules);
   spec_.rules = std::move(rules);
+  event_lag_ = event_lag(spec_);
   std::lock_guard lock(counters_mu_);
   suppressed_total_ = 0;
   counters_.rule_counters.clear();

@@ -112,6 +112,7 @@ class StreamWorker {
   std::vector<std::string> snapshot_dirs_;  // one per jsonl sink that asked for snapshots
   std::vector<JsonlOutput> clip_outputs_;   // the jsonl sinks that asked for clips
   std::shared_ptr<video::ClipRecorder> recorder_;
+  double event_lag_ = 0;  // seconds an event may be dated before the frame that raises it
   std::optional<Gate> gate_;
   // The last successful detections, which stand while the gate sees no motion.
   std::optional<std::vector<Detection>> last_detections_;

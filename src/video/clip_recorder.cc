@@ -133,6 +133,11 @@ void ClipRecorder::trim() {
               "than asked (shorten pre_roll, or give the camera shorter key frame intervals)");
   }
   while (bytes_ > max_bytes_ && keys_.size() >= 2) drop_to_second_key();
+  // One key frame and more than the limit after it (a camera that refreshes without key frames):
+  // nothing can be cut short of it, so start again at the next key frame.
+  if (bytes_ > max_bytes_) {
+    while (!entries_.empty()) drop_front();
+  }
 }
 
 void ClipRecorder::mark(double time) {
@@ -240,40 +245,45 @@ std::optional<ClipRecorder::Cut> ClipRecorder::cut(const Request& r, bool now) c
   return c;
 }
 
+std::string ClipRecorder::mux(Cut& c, const std::string& part) {
+  AVFormatContext* oc = nullptr;
+  int rc = avformat_alloc_output_context2(&oc, nullptr, "mp4", part.c_str());
+  if (rc < 0) return av_error(rc);
+  AVStream* st = avformat_new_stream(oc, nullptr);
+  if (!st) {
+    avformat_free_context(oc);
+    return "out of memory";
+  }
+  avcodec_parameters_copy(st->codecpar, c.par);
+  st->codecpar->codec_tag = 0;  // the input container's tag may mean nothing to MP4
+  const AVRational tb{c.tb_num, c.tb_den};
+  st->time_base = tb;
+  AVDictionary* opts = nullptr;
+  av_dict_set(&opts, "movflags", "+faststart", 0);  // the index first: plays while loading
+  rc = avio_open(&oc->pb, part.c_str(), AVIO_FLAG_WRITE);
+  if (rc >= 0) rc = avformat_write_header(oc, &opts);
+  av_dict_free(&opts);
+  const int64_t base = c.packets.front()->dts;
+  for (size_t i = 0; rc >= 0 && i < c.packets.size(); ++i) {
+    AVPacket* p = c.packets[i];
+    p->pts -= base;
+    p->dts -= base;
+    p->stream_index = 0;
+    p->pos = -1;
+    av_packet_rescale_ts(p, tb, st->time_base);
+    rc = av_write_frame(oc, p);
+  }
+  if (rc >= 0) rc = av_write_trailer(oc);
+  avio_closep(&oc->pb);
+  avformat_free_context(oc);
+  return rc < 0 ? "cannot write it as MP4 (" + av_error(rc) + ")" : "";
+}
+
 void ClipRecorder::write(Cut& c) {
   const std::string part = part_path(c.path);
-  std::string error;
-  AVFormatContext* oc = nullptr;
-  if (c.packets.empty()) {
-    error = "no decodable video was read in its time (no key frame yet, or the stream ended)";
-  } else if (int rc = avformat_alloc_output_context2(&oc, nullptr, "mp4", part.c_str()); rc < 0) {
-    error = av_error(rc);
-  } else {
-    AVStream* st = avformat_new_stream(oc, nullptr);
-    avcodec_parameters_copy(st->codecpar, c.par);
-    st->codecpar->codec_tag = 0;  // the input container's tag may mean nothing to MP4
-    const AVRational tb{c.tb_num, c.tb_den};
-    st->time_base = tb;
-    AVDictionary* opts = nullptr;
-    av_dict_set(&opts, "movflags", "+faststart", 0);  // the index first: plays while loading
-    rc = avio_open(&oc->pb, part.c_str(), AVIO_FLAG_WRITE);
-    if (rc >= 0) rc = avformat_write_header(oc, &opts);
-    av_dict_free(&opts);
-    const int64_t base = c.packets.front()->dts;
-    for (size_t i = 0; rc >= 0 && i < c.packets.size(); ++i) {
-      AVPacket* p = c.packets[i];
-      p->pts -= base;
-      p->dts -= base;
-      p->stream_index = 0;
-      p->pos = -1;
-      av_packet_rescale_ts(p, tb, st->time_base);
-      rc = av_write_frame(oc, p);
-    }
-    if (rc >= 0) rc = av_write_trailer(oc);
-    if (rc < 0) error = "cannot write it as MP4 (" + av_error(rc) + ")";
-    avio_closep(&oc->pb);
-    avformat_free_context(oc);
-  }
+  std::string error = c.packets.empty() ? "no video of its time is held (none read yet, the "
+                                          "stream ended, or it is older than the pre-roll kept)"
+                                        : mux(c, part);
   for (AVPacket*& p : c.packets) av_packet_free(&p);
   avcodec_parameters_free(&c.par);
   std::error_code ec;

@@ -43,7 +43,8 @@ class ClipRecorder {
 
   // Keeps `pre_roll` seconds before the frame processed (from the key frame before them), but never
   // more than `max_bytes`: a stream whose key frames are too far apart for that loses its oldest
-  // packets (its clips then start later than asked, at the first key frame kept).
+  // packets (its clips then start later than asked, at the first key frame kept), or all of them
+  // when a single key frame and what follows it are over the limit.
   explicit ClipRecorder(double pre_roll, size_t max_bytes = size_t{64} << 20);
   ~ClipRecorder();
   ClipRecorder(const ClipRecorder&) = delete;
@@ -96,6 +97,8 @@ class ClipRecorder {
   void drop_front();          // under mu_
   void drop_to_second_key();  // under mu_: the oldest GOP goes
   void write(Cut& c);         // not under mu_: muxing and disk writes take a while
+  // Writes the clip to `part` as MP4; the error, or empty.
+  static std::string mux(Cut& c, const std::string& part);
 
   const double pre_roll_;
   const size_t max_bytes_;

@@ -78,6 +78,7 @@ void expect_scene_events(const std::vector<json>& events) {
     EXPECT_FALSE(std::filesystem::exists(clip + ".part"));
     const auto clip_frames = testing::count_frames(clip);
     ASSERT_TRUE(clip_frames.ok()) << clip_frames.status().message();
+    EXPECT_EQ(clip_frames->decode_errors, 0u);
     const int frame = e["frame"].get<int>(), second = static_cast<int>(scene::kFps);
     const int before = std::min(second, frame),
               after = std::min(second, scene::kFrames - 1 - frame);

@@ -8,6 +8,11 @@
 #include <functional>
 #include <opencv2/imgproc.hpp>
 
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+}
+
 #include "support/support.h"
 #include "video/camera.h"
 #include "video/source.h"
@@ -263,6 +268,31 @@ TEST_F(ClipRecorderTest, ACodecMp4CannotHoldGetsNoClips) {
   EXPECT_FALSE(fs::exists(clip_ + ".part"));
   EXPECT_EQ(rec->stats().failed, 1);
   EXPECT_EQ(rec->stats().bytes, 0u);  // nothing is kept for clips that cannot be made
+}
+
+TEST_F(ClipRecorderTest, MemoryStaysUnderItsLimitWhenKeyFramesAreRare) {
+  AVFormatContext* fmt = avformat_alloc_context();
+  AVStream* st = avformat_new_stream(fmt, nullptr);
+  st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
+  st->codecpar->codec_id = AV_CODEC_ID_H264;
+  st->time_base = {1, 90000};
+  ClipRecorder rec(5.0, 1 << 20);
+  rec.begin(st, 25);
+  AVPacket* p = av_packet_alloc();
+  size_t most = 0;
+  // One key frame, then 20 MB without another (a camera refreshing intra slices instead).
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(av_new_packet(p, 100'000), 0);
+    p->pts = p->dts = i * 3600;
+    p->flags = i % 100 == 0 && i < 100 ? AV_PKT_FLAG_KEY : 0;
+    rec.push(p);
+    av_packet_unref(p);
+    rec.mark(i * 0.04);
+    most = std::max(most, rec.stats().bytes);
+  }
+  EXPECT_LE(most, size_t{1} << 20);
+  av_packet_free(&p);
+  avformat_free_context(fmt);
 }
 
 TEST_F(ClipRecorderTest, NoVideoReadMeansNoClipAndNoPlaceholderLeft) {
