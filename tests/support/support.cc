@@ -25,7 +25,10 @@
 
 namespace iris::testing {
 
-int free_port() {
+namespace {
+
+// A TCP socket bound to 127.0.0.1 on a port the kernel picks; *port says which.
+int bind_loopback(int* port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -33,8 +36,16 @@ int free_port() {
   bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   socklen_t len = sizeof addr;
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+}  // namespace
+
+int free_port() {
+  int port = 0;
+  close(bind_loopback(&port));
+  return port;
 }
 
 TempDir::TempDir() {
@@ -124,14 +135,7 @@ StallingHttpServer::StallingHttpServer(std::string data, size_t sent)
 StallingHttpServer::~StallingHttpServer() { stop_ = true; }
 
 SilentServer::SilentServer() {
-  fd_ = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
+  fd_ = bind_loopback(&port_);
   listen(fd_, 8);
   thread_ = std::thread([this] {
     while (!stop_) {
