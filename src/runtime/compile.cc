@@ -434,15 +434,11 @@ class Compiler {
       make_pd(dnnl::convolution_forward(), algorithm::convolution_direct);
     }
     const int x = as_md(value_slot(n.inputs[0]), src_md);
-    int y;
+    const int y = new_slot(DType::kFloat32, ys, dst_md);
     if (summand >= 0) {
       // The sum post-op adds onto the destination: start it as a copy of the summand, which
       // the memory plan elides when the summand dies here.
-      const int s = value_slot(summand);
-      y = new_slot(DType::kFloat32, ys, dst_md);
-      add_reorder(s, y, "Copy", /*elidable=*/true);
-    } else {
-      y = new_slot(DType::kFloat32, ys, dst_md);
+      add_reorder(value_slot(summand), y, "Copy", /*elidable=*/true);
     }
     const double flops =
         deconv ? 2.0 * xs[0] * ic * element_count({xs.begin() + 2, xs.end()}) * ocg * kprod
@@ -507,9 +503,8 @@ class Compiler {
 
   Status lower_concat(const Node& n) {
     const Shape& ys = g_.values[n.outputs[0]].shape;
-    const int axis = static_cast<int>(n.attr_int("axis", 0) < 0
-                                          ? n.attr_int("axis", 0) + static_cast<int64_t>(ys.size())
-                                          : n.attr_int("axis", 0));
+    // Shape inference checked the axis.
+    const int axis = operands_at_load(g_, n).axis_attr(0, ys.size()).value();
     std::vector<int> srcs;
     std::vector<Md> mds;
     for (int id : n.inputs) {
@@ -543,7 +538,7 @@ class Compiler {
       offsets.push_back(off);
     } else {
       const Shape& xs = a.shape(0);
-      auto axis = a.axis(n.attr_int("axis", 0), xs.size());
+      auto axis = a.axis_attr(0, xs.size());
       if (!axis.ok()) return false;
       int64_t at = 0;
       for (int id : n.outputs) {
@@ -649,17 +644,18 @@ class Compiler {
     so[rank - 2] = sa[rank - 2];
     so[rank - 1] = sb[rank - 1];
     const Shape& ys = g_.values[n.outputs[0]].shape;
-    return lower_product(n, a.known(1), a.in[1].data, sa, sb, so, Md(), ys, "MatMul");
+    return lower_product(n, a.in[1].data, sa, sb, so, Md(), ys, "MatMul");
   }
 
-  // src [.., M, K] x weights [.., K, N] (constant: reordered now; else the runtime tensor) plus
-  // an optional bias, into a dense output seen as `ys`.
-  bool lower_product(const Node& n, bool const_b, const void* b_data, const Shape& sa,
-                     const Shape& sb, const Shape& so, const Md& bias, const Shape& ys,
-                     const std::string& op, const void* bias_data = nullptr, const Md& a_md = Md(),
+  // src [.., M, K] x weights [.., K, N] (constant `b_data`: reordered now; nullptr: the runtime
+  // tensor) plus an optional bias, into a dense output seen as `ys`.
+  bool lower_product(const Node& n, const void* b_data, const Shape& sa, const Shape& sb,
+                     const Shape& so, const Md& bias, const Shape& ys, const std::string& op,
+                     const void* bias_data = nullptr, const Md& a_md = Md(),
                      const Md& b_md = Md()) {
     const Md src_md = a_md.is_zero() ? plain_md(sa) : a_md;
     const Md b_user = b_md.is_zero() ? plain_md(sb) : b_md;
+    const bool const_b = b_data != nullptr;
     const Md w_md = const_b ? Md(dims_of(sb), kF32, kAny) : b_user;
     const Md dst_md = plain_md(so);
     dnnl::matmul::primitive_desc pd;
@@ -722,8 +718,8 @@ class Compiler {
     }
     const Shape& ys = g_.values[n.outputs[0]].shape;
     // The view over A must see the stored matrix: give it A's own shape, then the strided md.
-    return lower_product(n, a.known(1), b_data, {m, k}, {k, nn}, {m, nn}, bias, ys, "Gemm",
-                         bias_data, a_md, b_md);
+    return lower_product(n, b_data, {m, k}, {k, nn}, {m, nn}, bias, ys, "Gemm", bias_data, a_md,
+                         b_md);
   }
 
   bool lower_reduce(const Node& n) {
@@ -860,7 +856,7 @@ void plan_memory(Model::Plan& p) {
       return arg.second != st.inplace_in && p.slots[arg.second].buffer == bin;
     });
     if (bin < 0 || bin == bout || shared || pinned[bin] || last[bin] != i || first[bout] != i ||
-        p.buffers[bin].bytes != p.buffers[bout].bytes || p.slots[st.inplace_in].offset != 0 ||
+        p.buffers[bin].bytes != p.buffers[bout].bytes ||
         p.slots[st.inplace_in].md != p.slots[st.inplace_out].md) {
       continue;
     }

@@ -50,8 +50,8 @@ Result<std::unique_ptr<Context>> Model::new_context() const {
   st->ptr.resize(p.slots.size());
   for (size_t i = 0; i < p.slots.size(); ++i) {
     const Slot& s = p.slots[i];
-    st->ptr[i] = s.buffer < 0 ? const_cast<void*>(s.constant)
-                              : st->arena.get() + p.buffers[s.buffer].offset + s.offset;
+    st->ptr[i] =
+        s.buffer < 0 ? const_cast<void*>(s.constant) : st->arena.get() + p.buffers[s.buffer].offset;
   }
   std::vector<std::optional<dnnl::memory>> mem(p.slots.size());
   const auto memory_of = [&](int s) -> const dnnl::memory& {

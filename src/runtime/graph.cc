@@ -35,11 +35,6 @@ std::vector<int64_t> Node::attr_ints(std::string_view key, std::vector<int64_t> 
   return v ? *v : fallback;
 }
 
-std::vector<float> Node::attr_floats(std::string_view key) const {
-  const auto* v = find_attr<std::vector<float>>(*this, key);
-  return v ? *v : std::vector<float>{};
-}
-
 const HostTensor* Node::attr_tensor(std::string_view key) const {
   return find_attr<HostTensor>(*this, key);
 }

@@ -76,7 +76,6 @@ struct Node {
   float attr_float(std::string_view key, float fallback) const;
   std::string attr_string(std::string_view key, const std::string& fallback) const;
   std::vector<int64_t> attr_ints(std::string_view key, std::vector<int64_t> fallback = {}) const;
-  std::vector<float> attr_floats(std::string_view key) const;
   const HostTensor* attr_tensor(std::string_view key) const;
   bool has_attr(std::string_view key) const { return attrs.find(key) != attrs.end(); }
 

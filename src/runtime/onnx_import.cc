@@ -250,9 +250,7 @@ class Importer {
     for (const auto& init : graph.initializer()) {
       auto t = read_tensor(init, g_.label + ": initializer '" + init.name() + "'");
       if (!t.ok()) return t.status();
-      Value v{.name = init.name(), .dtype = t->dtype, .shape = t->shape};
-      v.constant = std::make_shared<const HostTensor>(std::move(*t));
-      ids_[init.name()] = g_.add_value(std::move(v));
+      add_named_constant(init.name(), std::move(*t));
     }
     for (const auto& in : graph.input()) {
       if (ids_.count(in.name())) continue;  // an initializer listed as input (IR < 4)
@@ -435,10 +433,15 @@ class Importer {
                            "', which the iris runtime does not support; fix: export the constant "
                            "as a dense tensor");
     }
-    Value v{.name = p.output(0), .dtype = t.dtype, .shape = t.shape};
-    v.constant = std::make_shared<const HostTensor>(std::move(t));
-    ids_[p.output(0)] = g_.add_value(std::move(v));
+    add_named_constant(p.output(0), std::move(t));
     return {};
+  }
+
+  // A constant the file names: an initializer, or a Constant node's output.
+  void add_named_constant(const std::string& name, HostTensor t) {
+    Value v{.name = name, .dtype = t.dtype, .shape = t.shape};
+    v.constant = std::make_shared<const HostTensor>(std::move(t));
+    ids_[name] = g_.add_value(std::move(v));
   }
 
   // Moves attribute `key` (ints) into input slot `slot` as a constant.

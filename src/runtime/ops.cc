@@ -73,7 +73,7 @@ std::vector<std::string> supported_ops() {
   std::set<std::string> ops{"Constant", "Upsample"};
   for (const OpDef* table : {kElementwiseOps, kShapeOps, kNnOps}) {
     for (const OpDef* d = table; d->op; ++d) {
-      if (d->op[0] != '_') ops.insert(d->op);
+      ops.insert(d->op);
     }
   }
   return {ops.begin(), ops.end()};
@@ -417,7 +417,7 @@ void next_index(const Shape& shape, std::vector<int64_t>* idx) {
 
 Result<AxisDims> softmax_dims(const Operands& a) {
   const Shape& x = a.shape(0);
-  auto axis = a.axis(a.node.attr_int("axis", -1), x.size());
+  auto axis = a.axis_attr(-1, x.size());
   if (!axis.ok()) return axis.status();
   AxisDims d = axis_dims(x, *axis);
   if (a.node.attr_int("_flatten", 0)) {

@@ -37,6 +37,10 @@ struct Operands {
   Result<std::vector<float>> floats(size_t i, const char* what) const;
   // A possibly negative axis into [0, rank).
   Result<int> axis(int64_t axis, size_t rank) const;
+  // The node's "axis" attribute (`fallback` when absent), resolved as axis() does.
+  Result<int> axis_attr(int64_t fallback, size_t rank) const {
+    return axis(node.attr_int("axis", fallback), rank);
+  }
   Status error(const std::string& what) const;
 };
 
@@ -64,6 +68,20 @@ extern const OpDef kShapeOps[];
 extern const OpDef kNnOps[];
 
 // ---- helpers shared by the op files and the compiler ----
+
+// Runs `f(T{})` with T the C++ type of `t` (bool as uint8_t): one kernel body for every dtype.
+template <typename F>
+auto dispatch(DType t, F&& f) {
+  switch (t) {
+    case DType::kInt64:
+      return f(int64_t{});
+    case DType::kBool:
+      return f(uint8_t{});
+    case DType::kFloat32:
+      break;
+  }
+  return f(float{});
+}
 
 // Numpy broadcasting; nullopt when the shapes do not broadcast.
 std::optional<Shape> broadcast_shapes(const std::vector<Shape>& shapes);

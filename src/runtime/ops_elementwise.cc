@@ -11,20 +11,6 @@
 namespace iris::runtime {
 namespace {
 
-// Runs `f(T{})` with T the C++ type of `t` (bool as uint8_t).
-template <typename F>
-auto dispatch(DType t, F&& f) {
-  switch (t) {
-    case DType::kInt64:
-      return f(int64_t{});
-    case DType::kBool:
-      return f(uint8_t{});
-    case DType::kFloat32:
-      break;
-  }
-  return f(float{});
-}
-
 // Calls body(out_begin, count, offsets) for every row of `out` (its last axis), with `offsets`
 // the element offset of the row's first element in each input; inputs step by `inner[k]` (0 or 1)
 // along the row. Large outputs split their rows across threads.
@@ -189,9 +175,35 @@ Result<std::vector<TypedShape>> cast_infer(const Operands& a) {
   return std::vector<TypedShape>{{*to, a.shape(0)}};
 }
 
+// Narrow integer targets wrap as the ONNX type would (int32, uint8...); nullptr for the rest.
+template <typename N>
+int64_t wrap(int64_t v) {
+  return static_cast<N>(v);
+}
+
+using Narrow = int64_t (*)(int64_t);
+
+Narrow narrowing(int64_t onnx_type) {
+  switch (onnx_type) {
+    case 2:
+      return wrap<uint8_t>;
+    case 3:
+      return wrap<int8_t>;
+    case 4:
+      return wrap<uint16_t>;
+    case 5:
+      return wrap<int16_t>;
+    case 6:
+      return wrap<int32_t>;
+    case 12:
+      return wrap<uint32_t>;
+  }
+  return nullptr;
+}
+
 Status cast_plain(const Operands& a, const std::vector<View>& out) {
   const int64_t n = out[0].count();
-  const int64_t to_type = a.node.attr_int("to", 1);
+  const Narrow narrow = narrowing(a.node.attr_int("to", 1));
   return dispatch(a.in[0].dtype, [&](auto zero) -> Status {
     using S = decltype(zero);
     const S* x = a.in[0].as<S>();
@@ -207,29 +219,9 @@ Status cast_plain(const Operands& a, const std::vector<View>& out) {
           y[i] = static_cast<D>(x[i]);
         }
       }
-      // Narrow integer targets wrap as the ONNX type would (int32, uint8...).
       if constexpr (std::is_same_v<D, int64_t>) {
-        for (int64_t i = 0; i < n; ++i) {
-          switch (to_type) {
-            case 2:
-              y[i] = static_cast<uint8_t>(y[i]);
-              break;
-            case 3:
-              y[i] = static_cast<int8_t>(y[i]);
-              break;
-            case 4:
-              y[i] = static_cast<uint16_t>(y[i]);
-              break;
-            case 5:
-              y[i] = static_cast<int16_t>(y[i]);
-              break;
-            case 6:
-              y[i] = static_cast<int32_t>(y[i]);
-              break;
-            case 12:
-              y[i] = static_cast<uint32_t>(y[i]);
-              break;
-          }
+        if (narrow) {
+          for (int64_t i = 0; i < n; ++i) y[i] = narrow(y[i]);
         }
       }
       return {};

@@ -406,7 +406,7 @@ Status reduce_plain(const Operands& a, const std::vector<View>& out) {
   const auto stride = broadcast_strides(kept, x);
   const int64_t total = a.in[0].count();
   const int64_t group = axes.empty() ? 1 : total / std::max<int64_t>(out[0].count(), 1);
-  auto run = [&](auto zero) {
+  dispatch(a.in[0].dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* in = a.in[0].as<T>();
     T* o = out[0].as<T>();
@@ -424,18 +424,13 @@ Status reduce_plain(const Operands& a, const std::vector<View>& out) {
     if (op == "ReduceMean") {
       for (int64_t i = 0; i < n; ++i) o[i] /= static_cast<T>(group);
     }
-  };
-  if (a.in[0].dtype == DType::kInt64) {
-    run(int64_t{});
-  } else {
-    run(float{});
-  }
+  });
   return {};
 }
 
 Result<std::vector<TypedShape>> arg_infer(const Operands& a) {
   const Shape& x = a.shape(0);
-  auto axis = a.axis(a.node.attr_int("axis", 0), x.size());
+  auto axis = a.axis_attr(0, x.size());
   if (!axis.ok()) return axis.status();
   Shape out = x;
   if (a.node.attr_int("keepdims", 1)) {
@@ -448,36 +443,35 @@ Result<std::vector<TypedShape>> arg_infer(const Operands& a) {
 
 Status arg_plain(const Operands& a, const std::vector<View>& out) {
   const Shape& x = a.shape(0);
-  const int axis = a.axis(a.node.attr_int("axis", 0), x.size()).value();
+  const int axis = a.axis_attr(0, x.size()).value();
   const bool last = a.node.attr_int("select_last_index", 0) != 0;
   const bool max = a.node.op == "ArgMax";
   const auto [outer, dim, inner] = axis_dims(x, axis);
-  const auto floats = a.in[0].dtype == DType::kFloat32;
-  auto value = [&](int64_t i) {
-    return floats ? static_cast<double>(a.in[0].as<float>()[i])
-                  : static_cast<double>(a.in[0].as<int64_t>()[i]);
-  };
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t j = 0; j < inner; ++j) {
-      int64_t best = 0;
-      double bv = value(o * dim * inner + j);
-      for (int64_t k = 1; k < dim; ++k) {
-        const double v = value((o * dim + k) * inner + j);
-        const bool better = max ? (last ? v >= bv : v > bv) : (last ? v <= bv : v < bv);
-        if (better) {
-          best = k;
-          bv = v;
+  dispatch(a.in[0].dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* in = a.in[0].as<T>();
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t j = 0; j < inner; ++j) {
+        int64_t best = 0;
+        T bv = in[o * dim * inner + j];
+        for (int64_t k = 1; k < dim; ++k) {
+          const T v = in[(o * dim + k) * inner + j];
+          const bool better = max ? (last ? v >= bv : v > bv) : (last ? v <= bv : v < bv);
+          if (better) {
+            best = k;
+            bv = v;
+          }
         }
+        out[0].as<int64_t>()[o * inner + j] = best;
       }
-      out[0].as<int64_t>()[o * inner + j] = best;
     }
-  }
+  });
   return {};
 }
 
 Result<std::vector<TypedShape>> topk_infer(const Operands& a) {
   const Shape& x = a.shape(0);
-  auto axis = a.axis(a.node.attr_int("axis", -1), x.size());
+  auto axis = a.axis_attr(-1, x.size());
   if (!axis.ok()) return axis.status();
   auto k = a.ints(1, "K");
   if (!k.ok()) return k.status();
@@ -492,11 +486,11 @@ Result<std::vector<TypedShape>> topk_infer(const Operands& a) {
 
 Status topk_plain(const Operands& a, const std::vector<View>& out) {
   const Shape& x = a.shape(0);
-  const int axis = a.axis(a.node.attr_int("axis", -1), x.size()).value();
+  const int axis = a.axis_attr(-1, x.size()).value();
   const bool largest = a.node.attr_int("largest", 1) != 0;
   const int64_t k = out[0].shape[axis];
   const auto [outer, dim, inner] = axis_dims(x, axis);
-  auto run = [&](auto zero) {
+  dispatch(a.in[0].dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* in = a.in[0].as<T>();
     T* values = out[0].as<T>();
@@ -519,12 +513,7 @@ Status topk_plain(const Operands& a, const std::vector<View>& out) {
         }
       }
     }
-  };
-  if (a.in[0].dtype == DType::kInt64) {
-    run(int64_t{});
-  } else {
-    run(float{});
-  }
+  });
   return {};
 }
 

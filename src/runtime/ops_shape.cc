@@ -42,9 +42,6 @@ void strided_copy(const Shape& shape, const std::vector<int64_t>& stride, int64_
   }
 }
 
-const uint8_t* bytes_of(const View& v) { return static_cast<const uint8_t*>(v.data); }
-uint8_t* bytes_of_out(const View& v) { return static_cast<uint8_t*>(v.data); }
-
 Status copy_plain(const Operands& a, const std::vector<View>& out) {
   std::memcpy(out[0].data, a.in[0].data, out[0].count() * dtype_size(out[0].dtype));
   return {};
@@ -189,7 +186,7 @@ Status transpose_plain(const Operands& a, const std::vector<View>& out) {
   const auto in_strides = strides_of(x);
   std::vector<int64_t> stride;
   for (int64_t p : perm) stride.push_back(in_strides[p]);
-  strided_copy(out[0].shape, stride, 0, bytes_of(a.in[0]), bytes_of_out(out[0]),
+  strided_copy(out[0].shape, stride, 0, a.in[0].as<uint8_t>(), out[0].as<uint8_t>(),
                dtype_size(out[0].dtype));
   return {};
 }
@@ -199,7 +196,7 @@ Status transpose_plain(const Operands& a, const std::vector<View>& out) {
 Result<std::vector<TypedShape>> concat_infer(const Operands& a) {
   if (a.size() == 0) return a.error("has no inputs");
   const Shape& first = a.shape(0);
-  auto axis = a.axis(a.node.attr_int("axis", 0), first.size());
+  auto axis = a.axis_attr(0, first.size());
   if (!axis.ok()) return axis.status();
   Shape out = first;
   out[*axis] = 0;
@@ -219,7 +216,7 @@ Result<std::vector<TypedShape>> concat_infer(const Operands& a) {
 
 Status concat_plain(const Operands& a, const std::vector<View>& out) {
   const Shape& os = out[0].shape;
-  const int axis = a.axis(a.node.attr_int("axis", 0), os.size()).value();
+  const int axis = a.axis_attr(0, os.size()).value();
   const size_t esize = dtype_size(out[0].dtype);
   const AxisDims d = axis_dims(os, axis);
   const int64_t out_row = d.axis * d.inner * esize;
@@ -227,7 +224,7 @@ Status concat_plain(const Operands& a, const std::vector<View>& out) {
   for (size_t i = 0; i < a.size(); ++i) {
     const int64_t row = a.shape(i)[axis] * d.inner * esize;
     for (int64_t o = 0; o < d.outer; ++o) {
-      std::memcpy(bytes_of_out(out[0]) + o * out_row + at, bytes_of(a.in[i]) + o * row, row);
+      std::memcpy(out[0].as<uint8_t>() + o * out_row + at, a.in[i].as<uint8_t>() + o * row, row);
     }
     at += row;
   }
@@ -236,7 +233,7 @@ Status concat_plain(const Operands& a, const std::vector<View>& out) {
 
 Result<std::vector<TypedShape>> split_infer(const Operands& a) {
   const Shape& x = a.shape(0);
-  auto axis = a.axis(a.node.attr_int("axis", 0), x.size());
+  auto axis = a.axis_attr(0, x.size());
   if (!axis.ok()) return axis.status();
   auto sizes = split_sizes(a, *axis, a.node.outputs.size());
   if (!sizes.ok()) return sizes.status();
@@ -251,7 +248,7 @@ Result<std::vector<TypedShape>> split_infer(const Operands& a) {
 
 Status split_plain(const Operands& a, const std::vector<View>& out) {
   const Shape& x = a.shape(0);
-  const int axis = a.axis(a.node.attr_int("axis", 0), x.size()).value();
+  const int axis = a.axis_attr(0, x.size()).value();
   const size_t esize = dtype_size(a.in[0].dtype);
   const AxisDims d = axis_dims(x, axis);
   const int64_t in_row = d.axis * d.inner * esize;
@@ -259,7 +256,7 @@ Status split_plain(const Operands& a, const std::vector<View>& out) {
   for (const View& o : out) {
     const int64_t row = o.shape[axis] * d.inner * esize;
     for (int64_t r = 0; r < d.outer; ++r) {
-      std::memcpy(bytes_of_out(o) + r * row, bytes_of(a.in[0]) + r * in_row + at, row);
+      std::memcpy(o.as<uint8_t>() + r * row, a.in[0].as<uint8_t>() + r * in_row + at, row);
     }
     at += row;
   }
@@ -283,7 +280,7 @@ Status slice_plain(const Operands& a, const std::vector<View>& out) {
     base += plan[d].start * in_strides[d];
     stride[d] = plan[d].step * in_strides[d];
   }
-  strided_copy(out[0].shape, stride, base, bytes_of(a.in[0]), bytes_of_out(out[0]),
+  strided_copy(out[0].shape, stride, base, a.in[0].as<uint8_t>(), out[0].as<uint8_t>(),
                dtype_size(out[0].dtype));
   return {};
 }
@@ -294,7 +291,7 @@ Result<std::vector<TypedShape>> gather_infer(const Operands& a) {
   const Shape& x = a.shape(0);
   if (x.empty()) return a.error("gathers from a scalar");
   if (a.in[1].dtype != DType::kInt64) return a.error("needs integer indices");
-  auto axis = a.axis(a.node.attr_int("axis", 0), x.size());
+  auto axis = a.axis_attr(0, x.size());
   if (!axis.ok()) return axis.status();
   Shape out(x.begin(), x.begin() + *axis);
   out.insert(out.end(), a.shape(1).begin(), a.shape(1).end());
@@ -304,7 +301,7 @@ Result<std::vector<TypedShape>> gather_infer(const Operands& a) {
 
 Status gather_plain(const Operands& a, const std::vector<View>& out) {
   const Shape& x = a.shape(0);
-  const int axis = a.axis(a.node.attr_int("axis", 0), x.size()).value();
+  const int axis = a.axis_attr(0, x.size()).value();
   const size_t esize = dtype_size(a.in[0].dtype);
   const AxisDims d = axis_dims(x, axis);
   const int64_t dim = d.axis, n = a.in[1].count();
@@ -320,8 +317,8 @@ Status gather_plain(const Operands& a, const std::vector<View>& out) {
   for (int64_t o = 0; o < d.outer; ++o) {
     for (int64_t k = 0; k < n; ++k) {
       const int64_t i = idx[k] < 0 ? idx[k] + dim : idx[k];
-      std::memcpy(bytes_of_out(out[0]) + (o * n + k) * chunk,
-                  bytes_of(a.in[0]) + (o * dim + i) * chunk, chunk);
+      std::memcpy(out[0].as<uint8_t>() + (o * n + k) * chunk,
+                  a.in[0].as<uint8_t>() + (o * dim + i) * chunk, chunk);
     }
   }
   return {};
@@ -350,7 +347,7 @@ Status tile_plain(const Operands& a, const std::vector<View>& out) {
   for (int64_t o = 0; o < total; ++o) {
     int64_t off = 0;
     for (size_t d = 0; d < os.size(); ++d) off += (idx[d] % x[d]) * in_strides[d];
-    std::memcpy(bytes_of_out(out[0]) + o * esize, bytes_of(a.in[0]) + off * esize, esize);
+    std::memcpy(out[0].as<uint8_t>() + o * esize, a.in[0].as<uint8_t>() + off * esize, esize);
     next_index(os, &idx);
   }
   return {};
@@ -434,8 +431,8 @@ Status pad_plain(const Operands& a, const std::vector<View>& out) {
       }
       off += i * in_strides[d];
     }
-    std::memcpy(bytes_of_out(out[0]) + o * esize,
-                outside ? fill.data() : bytes_of(a.in[0]) + off * esize, esize);
+    std::memcpy(out[0].as<uint8_t>() + o * esize,
+                outside ? fill.data() : a.in[0].as<uint8_t>() + off * esize, esize);
     next_index(os, &idx);
   }
   return {};
@@ -459,7 +456,7 @@ Status constant_of_shape_plain(const Operands& a, const std::vector<View>& out) 
   std::vector<uint8_t> fill(esize, 0);
   if (value && value->count() > 0) std::memcpy(fill.data(), value->bytes.data(), esize);
   for (int64_t i = 0; i < out[0].count(); ++i) {
-    std::memcpy(bytes_of_out(out[0]) + i * esize, fill.data(), esize);
+    std::memcpy(out[0].as<uint8_t>() + i * esize, fill.data(), esize);
   }
   return {};
 }

@@ -40,7 +40,6 @@ struct Slot {
   Shape shape;
   dnnl::memory::desc md;  // float tensors: the physical layout; others: empty (dense row-major)
   int buffer = -1;        // arena buffer; -1 for a constant
-  size_t offset = 0;      // bytes into the buffer (views)
   const void* constant = nullptr;  // with buffer -1: constant data the Model owns
 
   size_t bytes() const;

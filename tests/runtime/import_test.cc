@@ -15,6 +15,31 @@ Status compile_error(const GraphBuilder& g) {
   return m.ok() ? Status() : m.status();
 }
 
+// Hand-built protos, for what GraphBuilder cannot make (domains, free dimensions, narrow types,
+// nodes out of order). A float input with `dims` (-1: a free dimension).
+void add_input(onnx::GraphProto* graph, const std::string& name, const Ints& dims) {
+  auto* in = graph->add_input();
+  in->set_name(name);
+  auto* type = in->mutable_type()->mutable_tensor_type();
+  type->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) {
+    if (d < 0) {
+      type->mutable_shape()->add_dim()->set_dim_param("N");
+    } else {
+      type->mutable_shape()->add_dim()->set_dim_value(d);
+    }
+  }
+}
+
+onnx::NodeProto* add_node(onnx::GraphProto* graph, const std::string& op,
+                          const std::vector<std::string>& inputs, const std::string& output) {
+  auto* n = graph->add_node();
+  n->set_op_type(op);
+  for (const auto& in : inputs) n->add_input(in);
+  n->add_output(output);
+  return n;
+}
+
 TEST(RuntimeImport, UnsupportedOpNamesTheOpTheNodeAndTheFix) {
   GraphBuilder g;
   const auto x = g.input(random({1, 3, 4, 4}));
@@ -36,15 +61,10 @@ TEST(RuntimeImport, OpsOfOtherDomainsAreNamedWithTheirDomain) {
   onnx::ModelProto m;
   m.add_opset_import()->set_version(13);
   auto* graph = m.mutable_graph();
-  auto* in = graph->add_input();
-  in->set_name("x");
-  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  auto* n = graph->add_node();
-  n->set_op_type("FusedConv");
+  add_input(graph, "x", {});
+  auto* n = add_node(graph, "FusedConv", {"x"}, "y");
   n->set_domain("com.microsoft");
   n->set_name("fused");
-  n->add_input("x");
-  n->add_output("y");
   graph->add_output()->set_name("y");
   auto g = import_onnx(m.SerializeAsString(), "model 'm.onnx'");
   ASSERT_FALSE(g.ok());
@@ -92,16 +112,8 @@ TEST(RuntimeImport, FreeDimensionsNeedAShape) {
   onnx::ModelProto m;
   m.add_opset_import()->set_version(13);
   auto* graph = m.mutable_graph();
-  auto* in = graph->add_input();
-  in->set_name("images");
-  auto* tt = in->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto::FLOAT);
-  tt->mutable_shape()->add_dim()->set_dim_param("N");
-  tt->mutable_shape()->add_dim()->set_dim_value(3);
-  auto* n = graph->add_node();
-  n->set_op_type("Relu");
-  n->add_input("images");
-  n->add_output("y");
+  add_input(graph, "images", {-1, 3});
+  add_node(graph, "Relu", {"images"}, "y");
   graph->add_output()->set_name("y");
   auto g = import_onnx(m.SerializeAsString(), "model 'dyn.onnx'");
   ASSERT_TRUE(g.ok()) << g.status().message();
@@ -182,11 +194,7 @@ TEST(RuntimeImport, ConstantsTypesAndNodeOrder) {
   m.set_ir_version(8);
   m.add_opset_import()->set_version(13);
   auto* graph = m.mutable_graph();
-  auto* in = graph->add_input();
-  in->set_name("x");
-  auto* tt = in->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto::FLOAT);
-  tt->mutable_shape()->add_dim()->set_dim_value(3);
+  add_input(graph, "x", {3});
   // float16 and double initializers, int32 stored in int32_data, a Constant node: all widen.
   auto* h = graph->add_initializer();
   h->set_name("half");
@@ -205,33 +213,11 @@ TEST(RuntimeImport, ConstantsTypesAndNodeOrder) {
   i32->add_int32_data(3);
   i32->add_int32_data(1);
   // Nodes out of order: the consumer first.
-  auto* add = graph->add_node();
-  add->set_op_type("Add");
-  add->add_input("prod");
-  add->add_input("k");
-  add->add_output("sum");
-  auto* mul = graph->add_node();
-  mul->set_op_type("Mul");
-  mul->add_input("x");
-  mul->add_input("half");
-  mul->add_output("prod");
-  auto* k = graph->add_node();
-  k->set_op_type("Constant");
-  k->add_output("k");
-  auto* value = k->add_attribute();
-  value->set_name("value_float");
-  value->set_type(onnx::AttributeProto::FLOAT);
-  value->set_f(10);
-  auto* sum2 = graph->add_node();
-  sum2->set_op_type("Add");
-  sum2->add_input("sum");
-  sum2->add_input("double");
-  sum2->add_output("out0");
-  auto* reshape = graph->add_node();
-  reshape->set_op_type("Reshape");
-  reshape->add_input("out0");
-  reshape->add_input("shape");
-  reshape->add_output("out");
+  add_node(graph, "Add", {"prod", "k"}, "sum");
+  add_node(graph, "Mul", {"x", "half"}, "prod");
+  *add_node(graph, "Constant", {}, "k")->add_attribute() = A::f("value_float", 10).p;
+  add_node(graph, "Add", {"sum", "double"}, "out0");
+  add_node(graph, "Reshape", {"out0", "shape"}, "out");
   graph->add_output()->set_name("out");
   auto g = import_onnx(m.SerializeAsString(), "model 'types.onnx'");
   ASSERT_TRUE(g.ok()) << g.status().message();
