@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <optional>
@@ -46,28 +45,6 @@ const char kBenchUsage[] =
     "Exit status: 0 when every combination ran or is n/a, 1 when the model failed to load or\n"
     "run, 2 for bad arguments.\n";
 
-std::optional<int> int_in_range(std::string_view text, int lo, int hi) {
-  int64_t v = 0;
-  if (!parse_int(text, &v) || v < lo || v > hi) return std::nullopt;
-  return static_cast<int>(v);
-}
-
-bool parse_input_size(std::string_view text, int* width, int* height) {
-  const auto side = [](int v) { return v >= 1 && v <= 16384; };
-  return parse_size(text, width, height) && side(*width) && side(*height);
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
-    const size_t colon = line.find(':');
-    if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
-  }
-  return "unknown";
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -105,55 +82,37 @@ std::optional<BenchArgs> parse(const Args& args) {
     return std::nullopt;
   }
   BenchArgs a;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& flag = args[i];
-    if (flag == "--json") {
-      a.json = true;
-      continue;
-    }
-    if (flag.rfind("--", 0) != 0) {
-      if (!a.model.empty()) {
-        std::fprintf(stderr, "iris bench: unexpected argument '%s' (one MODEL only)\n\n%s",
-                     flag.c_str(), kBenchUsage);
-        return std::nullopt;
-      }
-      a.model = flag;
-      continue;
-    }
-    const char* want = nullptr;  // what the flag's value must be, when it is not that
-    const std::string value = i + 1 < args.size() ? args[i + 1] : "";
+  const auto option = [&a](const std::string& flag,
+                           const std::string& value) -> std::optional<std::string> {
     if (flag == "--backend") {
       a.backend = value;
-      if (value.empty()) want = "backend name such as opencv";
-    } else if (flag == "--batch" || flag == "--threads") {
+      return value.empty() ? "backend name such as opencv" : "";
+    }
+    if (flag == "--batch" || flag == "--threads") {
       const bool batch = flag == "--batch";
       if (const auto v = parse_list(value, 1, batch ? 1024 : 256)) {
         (batch ? a.batches : a.threads) = *v;
-      } else {
-        want = batch ? "comma-separated list of batch sizes from 1 to 1024, such as 1,4"
-                     : "comma-separated list of thread counts from 1 to 256, such as 1,2";
+        return "";
       }
-    } else if (flag == "--repeat" || flag == "--warmup") {
+      return batch ? "comma-separated list of batch sizes from 1 to 1024, such as 1,4"
+                   : "comma-separated list of thread counts from 1 to 256, such as 1,2";
+    }
+    if (flag == "--repeat" || flag == "--warmup") {
       const bool repeat = flag == "--repeat";
       if (const auto v = int_in_range(value, repeat ? 1 : 0, 1000000)) {
         (repeat ? a.repeat : a.warmup) = *v;
-      } else {
-        want = repeat ? "number of runs from 1 to 1000000" : "number of runs from 0 to 1000000";
+        return "";
       }
-    } else if (flag == "--input") {
-      if (!parse_input_size(value, &a.input_width, &a.input_height)) {
-        want = kInputSizeWant;
-      }
-    } else {
-      std::fprintf(stderr, "iris bench: unknown option '%s'\n\n%s", flag.c_str(), kBenchUsage);
-      return std::nullopt;
+      return repeat ? "number of runs from 1 to 1000000" : "number of runs from 0 to 1000000";
     }
-    if (want) {
-      std::fprintf(stderr, "iris bench: %s needs a %s; got %s\n", flag.c_str(), want,
-                   i + 1 < args.size() ? ("'" + value + "'").c_str() : "nothing");
-      return std::nullopt;
+    if (flag == "--input") {
+      return parse_input_size(value, &a.input_width, &a.input_height) ? "" : kInputSizeWant;
     }
-    ++i;
+    return std::nullopt;
+  };
+  if (!read_options("iris bench", kBenchUsage, {args.begin() + 1, args.end()}, &a.model, &a.json,
+                    option)) {
+    return std::nullopt;
   }
   if (a.model.empty()) {
     std::fprintf(stderr, "iris bench model: needs MODEL, an .onnx file\n\n%s", kBenchUsage);
@@ -174,15 +133,11 @@ Result<std::vector<int64_t>> sample_shape(const infer::TensorInfo& in, const Ben
     return Status::error("input '" + in.name +
                          "' declares no shape; fix: re-export the model with its input shape");
   }
-  std::vector<int64_t> shape = s;
-  shape[0] = 1;
-  // [N, C, H, W] unless the last axis holds the 3 channels ([N, H, W, 3]).
   const bool image = s.size() == 4;
-  const bool nhwc = image && s[3] == 3 && s[1] != 3;
-  const size_t h = nhwc ? 1 : 2, w = nhwc ? 2 : 3;
-  if (image && !nhwc && shape[1] < 0) shape[1] = 3;
+  const auto [c, h, w] = image_axes(s);
+  const std::vector<int64_t> shape = image_shape(s, 1, a.input_width, a.input_height);
   for (size_t i = 1; i < s.size(); ++i) {
-    if (shape[i] < 0 && !(image && (i == h || i == w))) {
+    if (s[i] < 0 && !(image && (i == c || i == h || i == w))) {
       return Status::error(what + " leaves dimension " + std::to_string(i) +
                            " free; bench fills in only the batch and an image's width and "
                            "height; fix: re-export the model with that dimension fixed");
@@ -206,8 +161,6 @@ Result<std::vector<int64_t>> sample_shape(const infer::TensorInfo& in, const Ben
                          std::to_string(a.input_width) + "x" + std::to_string(a.input_height) +
                          "; fix: drop --input");
   }
-  shape[w] = a.input_width;
-  shape[h] = a.input_height;
   return shape;
 }
 
@@ -313,8 +266,6 @@ Row bench_row(const infer::LoadedModel& model, const std::vector<int64_t>& sampl
   return row;
 }
 
-double rounded(double v) { return std::round(v * 1e4) / 1e4; }
-
 nlohmann::ordered_json row_json(const Row& r) {
   nlohmann::ordered_json j{{"batch", r.batch}, {"threads", r.threads}, {"status", r.status}};
   if (r.status != "ok") {
@@ -363,12 +314,6 @@ void print_json(const BenchArgs& a, const infer::ModelInfo& info, const std::vec
   std::printf("%s\n", j.dump(2).c_str());
 }
 
-std::string fixed(double v, int decimals) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
 void print_table(const BenchArgs& a, const std::vector<Row>& rows) {
   const std::vector<std::string> head = {"model",  "backend", "batch",  "threads",
                                          "p50 ms", "p90 ms",  "p99 ms", "samples/s"};
@@ -385,25 +330,7 @@ void print_table(const BenchArgs& a, const std::vector<Row>& rows) {
     }
     cells.push_back(std::move(c));
   }
-  std::vector<size_t> width(head.size());
-  for (size_t i = 0; i < head.size(); ++i) {
-    width[i] = head[i].size();
-    for (const auto& c : cells) width[i] = std::max(width[i], c[i].size());
-  }
-  // Text columns left-aligned, numbers right-aligned, as markdown renders them.
-  auto print_line = [&](const std::vector<std::string>& c) {
-    for (size_t i = 0; i < c.size(); ++i) {
-      std::printf("| %*s ", i < 2 ? -static_cast<int>(width[i]) : static_cast<int>(width[i]),
-                  c[i].c_str());
-    }
-    std::printf("|\n");
-  };
-  print_line(head);
-  for (size_t i = 0; i < head.size(); ++i) {
-    std::printf("| %s%s ", std::string(width[i] - (i < 2 ? 0 : 1), '-').c_str(), i < 2 ? "" : ":");
-  }
-  std::printf("|\n");
-  for (const auto& c : cells) print_line(c);
+  print_markdown_table(head, cells, 2);
   std::printf("\nlatency: ms per batch over %d runs after %d warm-up runs; threads: %s\n", a.repeat,
               a.warmup, kThreadsScope);
   std::printf("host: %s, %u cores, OpenCV %s (%s)\n", cpu_model().c_str(),

@@ -101,14 +101,8 @@ struct StreamsArgs {
 
 std::optional<StreamsArgs> parse(const Args& args) {
   StreamsArgs a;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& flag = args[i];
-    if (flag == "--json") {
-      a.json = true;
-      continue;
-    }
-    const bool has_value = i + 1 < args.size();
-    const std::string value = has_value ? args[i + 1] : "";
+  const auto option = [&a](const std::string& flag,
+                           const std::string& value) -> std::optional<std::string> {
     // Sets *out from the value when it is a whole number in [lo, hi].
     auto integer = [&](int* out, int lo, int hi) {
       const auto v = int_in_range(value, lo, hi);
@@ -121,43 +115,44 @@ std::optional<StreamsArgs> parse(const Args& args) {
       *out = v;
       return true;
     };
-    std::string want;  // what the value must be, when it is not that
     if (flag == "--pipeline") {
       a.pipeline = value;
-      if (value != "decode" && value != "motion" && value != "hog" && value != "blazeface") {
-        want = "pipeline: decode, motion, hog or blazeface";
-      }
-    } else if (flag == "--hold" || flag == "--probe") {
-      if (!seconds(flag == "--hold" ? &a.hold : &a.probe, 1, 86400)) {
-        want = "number of seconds from 1 to 86400";
-      }
-    } else if (flag == "--warmup") {
-      if (!seconds(&a.warmup, 0, 3600)) want = "number of seconds from 0 to 3600";
-    } else if (flag == "--soak") {
-      if (!seconds(&a.soak, 1, 7 * 86400)) want = "number of seconds from 1 to 604800";
-    } else if (flag == "--clip-seconds") {
-      if (!seconds(&a.clip_seconds, 2, 3600)) want = "number of seconds from 2 to 3600";
-    } else if (flag == "--start" || flag == "--max-streams" || flag == "--streams") {
+      const bool known =
+          value == "decode" || value == "motion" || value == "hog" || value == "blazeface";
+      return known ? "" : "pipeline: decode, motion, hog or blazeface";
+    }
+    if (flag == "--hold" || flag == "--probe") {
+      const bool ok = seconds(flag == "--hold" ? &a.hold : &a.probe, 1, 86400);
+      return ok ? "" : "number of seconds from 1 to 86400";
+    }
+    if (flag == "--warmup") {
+      return seconds(&a.warmup, 0, 3600) ? "" : "number of seconds from 0 to 3600";
+    }
+    if (flag == "--soak") {
+      return seconds(&a.soak, 1, 7 * 86400) ? "" : "number of seconds from 1 to 604800";
+    }
+    if (flag == "--clip-seconds") {
+      return seconds(&a.clip_seconds, 2, 3600) ? "" : "number of seconds from 2 to 3600";
+    }
+    if (flag == "--start" || flag == "--max-streams" || flag == "--streams") {
       int* out = flag == "--start" ? &a.start : flag == "--streams" ? &a.streams : &a.max_streams;
-      if (!integer(out, 1, 100000)) want = "stream count from 1 to 100000";
-    } else if (flag == "--detect-interval") {
-      if (!integer(&a.detect_interval, 1, 1000000)) want = "frame count from 1 to 1000000";
-    } else if (flag == "--threads") {
-      if (!integer(&a.threads, 0, 1024)) want = "thread count from 0 (one per core) to 1024";
-    } else if (flag == "--clip-dir" || flag == "--model") {
+      return integer(out, 1, 100000) ? "" : "stream count from 1 to 100000";
+    }
+    if (flag == "--detect-interval") {
+      return integer(&a.detect_interval, 1, 1000000) ? "" : "frame count from 1 to 1000000";
+    }
+    if (flag == "--threads") {
+      return integer(&a.threads, 0, 1024) ? "" : "thread count from 0 (one per core) to 1024";
+    }
+    if (flag == "--clip-dir" || flag == "--model") {
       (flag == "--model" ? a.model : a.clip_dir) = value;
-      if (value.empty()) want = flag == "--model" ? "path to an .onnx file" : "directory";
-    } else {
-      std::fprintf(stderr, "iris bench streams: unknown option '%s'\n\n%s", flag.c_str(),
-                   kBenchStreamsUsage);
-      return std::nullopt;
+      if (!value.empty()) return "";
+      return flag == "--model" ? "path to an .onnx file" : "directory";
     }
-    if (!want.empty()) {
-      std::fprintf(stderr, "iris bench streams: %s needs a %s; got %s\n", flag.c_str(),
-                   want.c_str(), has_value ? ("'" + value + "'").c_str() : "nothing");
-      return std::nullopt;
-    }
-    ++i;
+    return std::nullopt;
+  };
+  if (!read_options("iris bench streams", kBenchStreamsUsage, args, nullptr, &a.json, option)) {
+    return std::nullopt;
   }
   if (a.start > a.max_streams) {
     std::fprintf(stderr,
@@ -279,12 +274,6 @@ double since(Clock::time_point t) {
 
 void sleep_s(double s) {
   if (s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(s));
-}
-
-// To `decimals` places, so that JSON shows 2.01 rather than 2.0100000000000002.
-double rounded(double v, int decimals = 4) {
-  const double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
 }
 
 // ---- Measuring a window ----
@@ -727,12 +716,6 @@ void print_json(const StreamsArgs& a, const Clip& clip, const Report& r,
   std::printf("%s\n", j.dump(2).c_str());
 }
 
-std::string fixed(double v, int decimals) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
 void print_table(const StreamsArgs& a, const Clip& clip, const Report& r,
                  const std::vector<double>& load_start) {
   const std::vector<std::string> head = {"run",          "streams",       "fps/stream",
@@ -752,25 +735,7 @@ void print_table(const StreamsArgs& a, const Clip& clip, const Report& r,
     add(ramp->name + " 80%", ramp->at_80);
   }
   add(a.pipeline + " soak", r.soak);
-  std::vector<size_t> width(head.size());
-  for (size_t i = 0; i < head.size(); ++i) {
-    width[i] = head[i].size();
-    for (const auto& c : rows) width[i] = std::max(width[i], c[i].size());
-  }
-  auto line = [&](const std::vector<std::string>& c) {
-    for (size_t i = 0; i < c.size(); ++i) {
-      std::printf("| %*s ", i == 0 ? -static_cast<int>(width[i]) : static_cast<int>(width[i]),
-                  c[i].c_str());
-    }
-    std::printf("|\n");
-  };
-  line(head);
-  for (size_t i = 0; i < head.size(); ++i) {
-    std::printf("| %s%s ", std::string(width[i] - (i == 0 ? 0 : 1), '-').c_str(),
-                i == 0 ? "" : ":");
-  }
-  std::printf("|\n");
-  for (const auto& c : rows) line(c);
+  print_markdown_table(head, rows, 1);
   const Ramp* p = chosen(r);
   if (r.decode && r.pipeline && r.decode->max > 0) {
     std::printf("\n%s max / decode max: %d / %d = %.3f\n", a.pipeline.c_str(), p->max,

@@ -1,6 +1,8 @@
 // The iris subcommands. Each takes the arguments after its name and returns the exit code.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,17 +28,48 @@ int bench_streams_main(const Args& args);  // `iris bench streams`, dispatched b
 int profile_main(const Args& args);
 int serve_main(const Args& args);
 
-// Shared by the subcommands (defined in run.cc and bench.cc).
+// Shared by the subcommands (defined in run.cc and cli.cc).
 // SIGINT and SIGTERM ask the command to stop (stop_requested() turns true); a second one exits.
 void catch_stop_signals();
 bool stop_requested();
-// The CPU's model name from /proc/cpuinfo, for benchmark reports.
-std::string cpu_model();
+
 // Option values: a whole number in [lo, hi]; "640x480" with each side in [1, 16384] (what
 // kInputSizeWant says to the user).
 std::optional<int> int_in_range(std::string_view text, int lo, int hi);
 bool parse_input_size(std::string_view text, int* width, int* height);
 inline constexpr const char* kInputSizeWant = "size WxH such as 640x480 (sides from 1 to 16384)";
+
+// Stores a flag's value and returns what the value must be when it is not that ("whole number
+// from 1 to 256"), "" when it is; nullopt for a flag the command does not have.
+using OptionReader =
+    std::function<std::optional<std::string>(const std::string& flag, const std::string& value)>;
+// Reads the arguments of `command` ("iris bench"): --json sets *json; with `model`, the one
+// argument not starting with "--" is MODEL; every other flag takes the next argument as its
+// value, handed to `option`. Prints the problem (with `usage` where it helps) and returns false
+// when the arguments are wrong.
+bool read_options(const char* command, const char* usage, const Args& args, std::string* model,
+                  bool* json, const OptionReader& option);
+
+// Where an image input keeps its channels, height and width: [N, C, H, W], or [N, H, W, C] when
+// the last axis holds 3 channels and the second does not.
+struct ImageAxes {
+  size_t c, h, w;
+};
+ImageAxes image_axes(const std::vector<int64_t>& shape);
+// A model's input shape for a batch of `batch`; for an image, a free channel axis is 3 and the
+// sides are `width` x `height` when given (> 0), fixed or not (whoever runs it refuses a size the
+// model does not take). Other free dimensions stay -1.
+std::vector<int64_t> image_shape(std::vector<int64_t> shape, int64_t batch, int width, int height);
+
+// Reports: the CPU's model name from /proc/cpuinfo; `v` to `decimals` places, so that JSON shows
+// 2.01 rather than 2.0100000000000002; `v` with exactly `decimals` places, for tables.
+std::string cpu_model();
+double rounded(double v, int decimals = 4);
+std::string fixed(double v, int decimals);
+// A markdown table on stdout, each column as wide as its widest cell: the first `text_columns`
+// left-aligned, the rest (numbers) right-aligned, as markdown renders them.
+void print_markdown_table(const std::vector<std::string>& head,
+                          const std::vector<std::vector<std::string>>& rows, size_t text_columns);
 
 extern const char kRunUsage[];
 extern const char kValidateUsage[];

@@ -10,7 +10,6 @@
 
 #include "apps/iris/commands.h"
 #include "core/clock.h"
-#include "core/text.h"
 #include "runtime/model.h"
 
 namespace iris::app {
@@ -60,44 +59,21 @@ constexpr NumberOption kNumberOptions[] = {
 
 std::optional<ProfileArgs> parse(const Args& args) {
   ProfileArgs a;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& flag = args[i];
-    if (flag == "--json") {
-      a.json = true;
-      continue;
+  const auto option = [&a](const std::string& flag,
+                           const std::string& value) -> std::optional<std::string> {
+    if (flag == "--input")
+      return parse_input_size(value, &a.width, &a.height) ? "" : kInputSizeWant;
+    const auto number =
+        std::ranges::find_if(kNumberOptions, [&](const NumberOption& o) { return flag == o.flag; });
+    if (number == std::end(kNumberOptions)) return std::nullopt;
+    if (const auto v = int_in_range(value, number->lo, number->hi)) {
+      a.*number->field = *v;
+      return "";
     }
-    if (flag.rfind("--", 0) != 0) {
-      if (!a.model.empty()) {
-        std::fprintf(stderr, "iris profile: unexpected argument '%s' (one MODEL only)\n\n%s",
-                     flag.c_str(), kProfileUsage);
-        return std::nullopt;
-      }
-      a.model = flag;
-      continue;
-    }
-    const std::string value = i + 1 < args.size() ? args[i + 1] : "";
-    std::string want;  // what the flag's value must be, when it is not that
-    const auto number = std::find_if(std::begin(kNumberOptions), std::end(kNumberOptions),
-                                     [&](const NumberOption& o) { return flag == o.flag; });
-    if (number != std::end(kNumberOptions)) {
-      if (const auto v = int_in_range(value, number->lo, number->hi)) {
-        a.*number->field = *v;
-      } else {
-        want =
-            "whole number from " + std::to_string(number->lo) + " to " + std::to_string(number->hi);
-      }
-    } else if (flag == "--input") {
-      if (!parse_input_size(value, &a.width, &a.height)) want = kInputSizeWant;
-    } else {
-      std::fprintf(stderr, "iris profile: unknown option '%s'\n\n%s", flag.c_str(), kProfileUsage);
-      return std::nullopt;
-    }
-    if (!want.empty()) {
-      std::fprintf(stderr, "iris profile: %s needs a %s; got %s\n", flag.c_str(), want.c_str(),
-                   i + 1 < args.size() ? ("'" + value + "'").c_str() : "nothing");
-      return std::nullopt;
-    }
-    ++i;
+    return "whole number from " + std::to_string(number->lo) + " to " + std::to_string(number->hi);
+  };
+  if (!read_options("iris profile", kProfileUsage, args, &a.model, &a.json, option)) {
+    return std::nullopt;
   }
   if (a.model.empty()) {
     std::fprintf(stderr, "iris profile: needs MODEL, an .onnx file\n\n%s", kProfileUsage);
@@ -106,31 +82,7 @@ std::optional<ProfileArgs> parse(const Args& args) {
   return a;
 }
 
-// The declared input shape with the batch and free image sides filled in ([N, C, H, W] or
-// [N, H, W, C] with 3 channels last).
-runtime::Shape input_shape(runtime::Shape s, const ProfileArgs& a) {
-  if (s.empty()) return s;
-  s[0] = a.batch;
-  if (s.size() == 4) {
-    const bool nhwc = s[3] == 3 && s[1] != 3;
-    int64_t& h = s[nhwc ? 1 : 2];
-    int64_t& w = s[nhwc ? 2 : 3];
-    if (!nhwc && s[1] < 0) s[1] = 3;
-    if (a.width > 0) {
-      h = a.height;
-      w = a.width;
-    }
-  }
-  return s;
-}
-
 double ms_since(int64_t t0_ns) { return (steady_ns() - t0_ns) / 1e6; }
-
-std::string fixed(double v, int decimals) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 
 }  // namespace
 
@@ -146,7 +98,7 @@ int profile_main(const Args& args) {
   options.threads = a->threads;
   for (int id : graph->inputs) {
     const auto& v = graph->values[id];
-    options.input_shapes[v.name] = input_shape(v.shape, *a);
+    options.input_shapes[v.name] = image_shape(v.shape, a->batch, a->width, a->height);
   }
   const int64_t compile_start = steady_ns();
   auto model = runtime::Model::compile(*graph, options);

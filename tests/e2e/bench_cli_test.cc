@@ -1,5 +1,5 @@
-// `iris bench model` as a user runs it, on the tiny models of tests/infer/make_models.py. Checks
-// the shape of the report, never the timings.
+// `iris bench model` and `iris profile` as a user runs them, on the tiny models of
+// tests/infer/make_models.py. Checks the shape of the report, never the timings.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -30,11 +30,10 @@ Output run_iris(const std::vector<std::string>& args) {
   return o;
 }
 
-nlohmann::json bench_json(const std::vector<std::string>& args) {
-  std::vector<std::string> all = {"bench", "model"};
-  all.insert(all.end(), args.begin(), args.end());
-  all.push_back("--json");
-  const Output o = run_iris(all);
+// The stdout of a run that must succeed, as JSON.
+nlohmann::json run_json(std::vector<std::string> args) {
+  args.push_back("--json");
+  const Output o = run_iris(args);
   EXPECT_EQ(o.code, 0) << o.err;
   try {
     return nlohmann::json::parse(o.out);
@@ -42,6 +41,12 @@ nlohmann::json bench_json(const std::vector<std::string>& args) {
     ADD_FAILURE() << "not JSON: " << e.what() << "\n" << o.out;
     return {};
   }
+}
+
+nlohmann::json bench_json(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {"bench", "model"};
+  all.insert(all.end(), args.begin(), args.end());
+  return run_json(all);
 }
 
 TEST(BenchCli, JsonHasOneRowPerCombinationInOrder) {
@@ -144,6 +149,51 @@ TEST(BenchCli, ModelErrorsExit1NamingTheFile) {
   EXPECT_EQ(g.code, 1);
   EXPECT_TRUE(contains(g.err, garbage));
   EXPECT_TRUE(contains(g.err, "not an ONNX model"));
+}
+
+nlohmann::json profile_json(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {"profile"};
+  all.insert(all.end(), args.begin(), args.end());
+  all.insert(all.end(), {"--repeat", "1", "--warmup", "0"});
+  return run_json(all);
+}
+
+TEST(ProfileCli, FillsTheBatchAndFreeImageSides) {
+  const auto dynamic =
+      profile_json({test_model("yolov8_dynamic.onnx"), "--input", "64x48", "--batch", "2"});
+  EXPECT_EQ(dynamic["input_shapes"], nlohmann::json::array({{2, 3, 48, 64}}));
+  EXPECT_FALSE(dynamic["layers"].empty());
+  // Channels last: the sides are the middle axes.
+  const auto nhwc = profile_json({test_model("yolov5_nhwc.onnx"), "--input", "64x64"});
+  EXPECT_EQ(nhwc["input_shapes"], nlohmann::json::array({{1, 64, 64, 3}}));
+
+  // A model with a fixed size refuses another.
+  const Output fixed =
+      run_iris({"profile", test_model("yolov5_nchw.onnx"), "--input", "32x32", "--repeat", "1"});
+  EXPECT_EQ(fixed.code, 1);
+  EXPECT_TRUE(contains(fixed.err, "cannot take shape [1, 3, 32, 32]")) << fixed.err;
+}
+
+TEST(ProfileCli, BadArgumentsExit2NamingTheFlag) {
+  const std::string model = test_model("yolov5_nchw.onnx");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"--threads", "0"}, {"--batch", "a"},    {"--repeat", "0"},
+      {"--warmup", "-1"}, {"--input", "0x64"}, {"--frobnicate", "1"}};
+  for (const auto& [flag, value] : bad) {
+    SCOPED_TRACE(flag + " '" + value + "'");
+    const Output o = run_iris({"profile", model, flag, value});
+    EXPECT_EQ(o.code, 2);
+    EXPECT_TRUE(contains(o.err, flag));
+    EXPECT_TRUE(o.out.empty()) << o.out;
+  }
+  const Output missing_value = run_iris({"profile", model, "--threads"});
+  EXPECT_EQ(missing_value.code, 2);
+  EXPECT_TRUE(
+      contains(missing_value.err, "--threads needs a whole number from 1 to 256; got nothing"));
+  const Output two = run_iris({"profile", model, model});
+  EXPECT_EQ(two.code, 2);
+  EXPECT_TRUE(contains(two.err, "one MODEL only"));
+  EXPECT_EQ(run_iris({"profile"}).code, 2);
 }
 
 }  // namespace

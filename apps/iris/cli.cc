@@ -1,0 +1,121 @@
+// What the subcommands share: reading their options and writing their reports.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "apps/iris/commands.h"
+#include "core/text.h"
+
+namespace iris::app {
+
+std::optional<int> int_in_range(std::string_view text, int lo, int hi) {
+  int64_t v = 0;
+  if (!parse_int(text, &v) || v < lo || v > hi) return std::nullopt;
+  return static_cast<int>(v);
+}
+
+bool parse_input_size(std::string_view text, int* width, int* height) {
+  const auto side = [](int v) { return v >= 1 && v <= 16384; };
+  return parse_size(text, width, height) && side(*width) && side(*height);
+}
+
+bool read_options(const char* command, const char* usage, const Args& args, std::string* model,
+                  bool* json, const OptionReader& option) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (flag == "--json") {
+      *json = true;
+      continue;
+    }
+    if (model && flag.rfind("--", 0) != 0) {
+      if (!model->empty()) {
+        std::fprintf(stderr, "%s: unexpected argument '%s' (one MODEL only)\n\n%s", command,
+                     flag.c_str(), usage);
+        return false;
+      }
+      *model = flag;
+      continue;
+    }
+    const bool has_value = i + 1 < args.size();
+    const std::string value = has_value ? args[i + 1] : "";
+    const std::optional<std::string> want = option(flag, value);
+    if (!want) {
+      std::fprintf(stderr, "%s: unknown option '%s'\n\n%s", command, flag.c_str(), usage);
+      return false;
+    }
+    if (!want->empty()) {
+      std::fprintf(stderr, "%s: %s needs a %s; got %s\n", command, flag.c_str(), want->c_str(),
+                   has_value ? ("'" + value + "'").c_str() : "nothing");
+      return false;
+    }
+    ++i;
+  }
+  return true;
+}
+
+ImageAxes image_axes(const std::vector<int64_t>& shape) {
+  const bool nhwc = shape.size() == 4 && shape[3] == 3 && shape[1] != 3;
+  return nhwc ? ImageAxes{.c = 3, .h = 1, .w = 2} : ImageAxes{.c = 1, .h = 2, .w = 3};
+}
+
+std::vector<int64_t> image_shape(std::vector<int64_t> shape, int64_t batch, int width, int height) {
+  if (shape.empty()) return shape;
+  shape[0] = batch;
+  if (shape.size() == 4) {
+    const ImageAxes axes = image_axes(shape);
+    if (shape[axes.c] < 0) shape[axes.c] = 3;
+    if (width > 0) {
+      shape[axes.h] = height;
+      shape[axes.w] = width;
+    }
+  }
+  return shape;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+  }
+  return "unknown";
+}
+
+double rounded(double v, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+void print_markdown_table(const std::vector<std::string>& head,
+                          const std::vector<std::vector<std::string>>& rows, size_t text_columns) {
+  std::vector<size_t> width(head.size());
+  for (size_t i = 0; i < head.size(); ++i) {
+    width[i] = head[i].size();
+    for (const auto& row : rows) width[i] = std::max(width[i], row[i].size());
+  }
+  const auto line = [&](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) {
+      const int w = static_cast<int>(width[i]);
+      std::printf("| %*s ", i < text_columns ? -w : w, cells[i].c_str());
+    }
+    std::printf("|\n");
+  };
+  line(head);
+  for (size_t i = 0; i < head.size(); ++i) {
+    const bool text = i < text_columns;
+    std::printf("| %s%s ", std::string(width[i] - (text ? 0 : 1), '-').c_str(), text ? "" : ":");
+  }
+  std::printf("|\n");
+  for (const auto& row : rows) line(row);
+}
+
+}  // namespace iris::app
