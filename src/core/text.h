@@ -15,6 +15,8 @@ namespace iris {
 
 // Without spaces, tabs and carriage returns at either end.
 std::string_view trim(std::string_view s);
+// `s` with ASCII letters in lower case: for names matched without regard to case.
+std::string lower(std::string_view s);
 // The comma-separated fields of one line, each trimmed.
 std::vector<std::string_view> split_fields(std::string_view line);
 // The whole of `s` is one integer / one finite number.

@@ -141,17 +141,6 @@ ssize_t read_at(int fd, char* out, size_t len, uint64_t offset) {
   return static_cast<ssize_t>(got);
 }
 
-// Makes created, renamed and deleted entries of the directory durable.
-Status sync_dir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::error("opening directory '" + dir + "': " + sys_error());
-  const int rc = ::fsync(fd);
-  const std::string why = sys_error();
-  ::close(fd);
-  if (rc != 0) return Status::error("syncing directory '" + dir + "': " + why);
-  return {};
-}
-
 std::string segment_name(uint64_t first_seq) {
   char name[32];
   std::snprintf(name, sizeof name, "%020llu%s", static_cast<unsigned long long>(first_seq),
@@ -605,17 +594,10 @@ Status EventLog::save_cursor(size_t sink) {
     cursor = sinks_[sink].acked;
     name = sinks_[sink].name;
   }
-  // Write a new file and rename it over the old one: a crash leaves the old cursor or the new
-  // one, never a torn one.
-  const std::string path = dir_ + "/" + name + ".cursor", tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::error("event log: cannot write cursor " + tmp + ": " + sys_error());
-  Status s = write_all(fd, std::to_string(cursor) + "\n");
-  if (s && ::fdatasync(fd) != 0) s = Status::error(sys_error());
-  ::close(fd);
-  if (s && ::rename(tmp.c_str(), path.c_str()) != 0) s = Status::error(sys_error());
-  if (s) s = sync_dir(dir_);
-  if (!s) return Status::error("event log: saving cursor " + path + ": " + s.message());
+  const std::string path = dir_ + "/" + name + ".cursor";
+  if (Status s = replace_file(path, std::to_string(cursor) + "\n"); !s) {
+    return Status::error("event log: saving cursor " + path + ": " + s.message());
+  }
   std::lock_guard lock(mu_);
   sinks_[sink].persisted = cursor;
   delete_acknowledged();

@@ -34,12 +34,6 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Compares every byte whatever the first difference, so the time taken says nothing of where a
 // guessed token goes wrong.
 bool same_secret(std::string_view a, std::string_view b) {

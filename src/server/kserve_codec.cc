@@ -1,5 +1,7 @@
 #include "server/kserve_codec.h"
 
+#include <opencv2/core/cvdef.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -44,32 +46,6 @@ const Datatype* find_datatype(std::string_view name) {
     if (d.name == name) return &d;
   }
   return nullptr;
-}
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  uint32_t exponent = (h >> 10) & 0x1f;
-  uint32_t mantissa = h & 0x3ff;
-  uint32_t bits;
-  if (exponent == 0) {
-    if (mantissa == 0) {
-      bits = sign;
-    } else {  // subnormal: normalize it
-      exponent = 127 - 15 + 1;
-      while (!(mantissa & 0x400)) {
-        mantissa <<= 1;
-        --exponent;
-      }
-      bits = sign | (exponent << 23) | ((mantissa & 0x3ff) << 13);
-    }
-  } else if (exponent == 31) {
-    bits = sign | 0x7f800000 | (mantissa << 13);
-  } else {
-    bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
 }
 
 std::string show(const json& v) {
@@ -146,7 +122,7 @@ Status from_binary(std::string_view bytes, const Datatype& type, const std::stri
       case Kind::kHalf: {
         uint16_t h;
         std::memcpy(&h, p, 2);
-        (*out)[i] = half_to_float(h);
+        (*out)[i] = static_cast<float>(cv::float16_t::fromBits(h));
         continue;
       }
       case Kind::kUnsigned:

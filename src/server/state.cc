@@ -1,14 +1,10 @@
 #include "server/state.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "core/text.h"
+#include "events/sink.h"
 
 namespace iris::server {
 namespace {
@@ -140,34 +136,11 @@ Status ApiState::save() const {
                      {"added", added_},
                      {"paused", paused_},
                      {"rules", rules_}};
-  const std::string text = root.dump(2) + "\n";
-  const std::string tmp = path_ + ".tmp";
-  const auto failed = [&](const std::string& what) {
-    const std::string reason = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return Status::error("cannot save the API state to " + path_ + " (" + what + ": " + reason +
+  if (Status s = events::replace_file(path_, root.dump(2) + "\n"); !s) {
+    return Status::error("cannot save the API state to " + path_ + " (" + s.message() +
                          "); the change is live but will not survive a restart: check that "
                          "directory's space and permissions, or give --state PATH");
-  };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return failed("open");
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return failed("write");
-    }
-    done += static_cast<size_t>(n);
   }
-  // Durable before it replaces the old state: a crash leaves one or the other, whole.
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    return failed("fsync");
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) return failed("rename");
   return Status();
 }
 

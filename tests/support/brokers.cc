@@ -65,12 +65,6 @@ BrokerProcess::BrokerProcess(Launch launch) : launch_(std::move(launch)) {
   }
   // A restart reuses the port; the broker's log says so if something took it meanwhile.
   port_ = free_port();
-  const int taken = connect_loopback(port_);
-  if (taken >= 0) {
-    close(taken);
-    status_ = Status::error("port " + std::to_string(port_) + " is in use");
-    return;
-  }
   config_path_ = dir_.file(launch_.config_name);
   std::ofstream(config_path_) << launch_.config(dir_.path(), port_);
   status_ = start();
@@ -204,14 +198,13 @@ void MqttSubscriber::on_message(mosquitto*, void* self, const mosquitto_message*
 }
 
 Status MqttSubscriber::wait_subscribed(double timeout_s) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
-  while (Clock::now() < deadline) {
-    {
-      std::lock_guard lock(mu_);
-      if (subscribed_) return {};
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const bool subscribed = eventually(
+      [&] {
+        std::lock_guard lock(mu_);
+        return subscribed_;
+      },
+      timeout_s);
+  if (subscribed) return {};
   return Status::error("no SUBACK for '" + filter_ + "' within " + std::to_string(timeout_s) +
                        " s");
 }
@@ -221,23 +214,16 @@ std::vector<MqttSubscriber::Message> MqttSubscriber::messages() const {
   return messages_;
 }
 
-WebhookPeer::WebhookPeer() : server_(std::make_unique<httplib::Server>()) {
-  server_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+WebhookPeer::WebhookPeer() {
+  http_.server().Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     Request r{req.target, req.get_header_value("Authorization"),
               req.get_header_value("Content-Type"), req.body, status_};
     requests_.push_back(std::move(r));
     res.status = status_;
   });
-  server_->set_tcp_nodelay(true);
-  port_ = server_->bind_to_any_port("127.0.0.1");
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-}
-
-WebhookPeer::~WebhookPeer() {
-  server_->stop();
-  thread_.join();
+  http_.server().set_tcp_nodelay(true);
+  port_ = http_.start();
 }
 
 std::string WebhookPeer::url(const std::string& path) const {

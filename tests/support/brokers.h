@@ -8,10 +8,8 @@
 
 #include <functional>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/status.h"
@@ -19,9 +17,6 @@
 
 struct mosquitto;
 struct mosquitto_message;
-namespace httplib {
-class Server;
-}
 
 namespace iris::testing {
 
@@ -107,7 +102,6 @@ class WebhookPeer {
     int status = 0;  // what the peer answered
   };
   WebhookPeer();
-  ~WebhookPeer();
   int port() const { return port_; }
   std::string url(const std::string& path) const;
   void answer_with(int status);
@@ -116,12 +110,11 @@ class WebhookPeer {
   std::vector<std::string> accepted() const;
 
  private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
   int port_ = 0;
   mutable std::mutex mu_;
   int status_ = 200;
   std::vector<Request> requests_;
+  LoopbackHttp http_;  // last: stopped before the state its handler uses goes
 };
 
 // The entries of a Redis stream, oldest first: each entry's fields.

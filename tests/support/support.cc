@@ -87,25 +87,22 @@ cv::Mat textured_background(int width, int height, unsigned seed) {
   return bg;
 }
 
-struct LoopbackHttp {
-  httplib::Server server;
-  std::thread thread;
+LoopbackHttp::LoopbackHttp() : server_(std::make_unique<httplib::Server>()) {}
 
-  // Starts serving the routes set so far; returns the port.
-  int start() {
-    const int port = server.bind_to_any_port("127.0.0.1");
-    thread = std::thread([this] { server.listen_after_bind(); });
-    while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    return port;
-  }
-  ~LoopbackHttp() {
-    server.stop();
-    thread.join();
-  }
-};
+int LoopbackHttp::start() {
+  const int port = server_->bind_to_any_port("127.0.0.1");
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return port;
+}
+
+LoopbackHttp::~LoopbackHttp() {
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
 
 HttpFileServer::HttpFileServer(const std::string& dir) : http_(std::make_unique<LoopbackHttp>()) {
-  http_->server.set_mount_point("/", dir);
+  http_->server().set_mount_point("/", dir);
   port_ = http_->start();
 }
 
@@ -117,8 +114,8 @@ std::string HttpFileServer::url(const std::string& file) const {
 
 StallingHttpServer::StallingHttpServer(std::string data, size_t sent)
     : http_(std::make_unique<LoopbackHttp>()) {
-  http_->server.Get("/clip", [this, data = std::move(data), sent](const httplib::Request&,
-                                                                  httplib::Response& res) {
+  http_->server().Get("/clip", [this, data = std::move(data), sent](const httplib::Request&,
+                                                                    httplib::Response& res) {
     res.set_content_provider(
         data.size(), "application/octet-stream",
         [this, &data, sent](size_t offset, size_t length, httplib::DataSink& sink) {

@@ -17,7 +17,12 @@
 #include <utility>
 #include <vector>
 
+#include "core/frame.h"
 #include "core/status.h"
+
+namespace httplib {
+class Server;
+}
 
 namespace iris::testing {
 
@@ -55,8 +60,29 @@ Status write_clip(const std::string& path, const cv::Mat& background, double fps
 // A static gray background with fixed texture, like a real scene that does not move.
 cv::Mat textured_background(int width, int height, unsigned seed = 7);
 
-// A cpp-httplib server on 127.0.0.1 and an ephemeral port, served by a thread of its own.
-struct LoopbackHttp;
+// A frame of `bgr` as a decoder gives it, numbered `index` at 10 fps (pts index / 10).
+inline Frame frame_of(cv::Mat bgr, int64_t index) {
+  Frame f;
+  f.index = index;
+  f.pts = index * 0.1;
+  f.picture = std::make_shared<MatPicture>(std::move(bgr));
+  return f;
+}
+
+// A cpp-httplib server on 127.0.0.1 and an ephemeral port, served by a thread of its own: set
+// the routes on server(), then start(). The destructor stops and joins it.
+class LoopbackHttp {
+ public:
+  LoopbackHttp();
+  ~LoopbackHttp();
+  httplib::Server& server() { return *server_; }
+  // Starts serving the routes set so far; returns the port.
+  int start();
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
 
 // Real HTTP file server (cpp-httplib, with Range support) on 127.0.0.1 and an ephemeral port.
 class HttpFileServer {
