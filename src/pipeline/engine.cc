@@ -63,8 +63,7 @@ struct Engine::Stream {
   Stream(ThreadPool* pool, size_t capacity, FullPolicy policy)
       : queue(capacity, policy), strand(pool) {}
   std::string name;
-  int id = 0;  // Frame::stream
-  video::CameraOptions camera_options;
+  int id = 0;                     // Frame::stream
   std::atomic<bool> live{false};  // as far as the camera knows (an http URL: once connected)
   std::unique_ptr<StreamWorker> worker;
   BoundedQueue<Frame> queue;
@@ -74,7 +73,11 @@ struct Engine::Stream {
   // blocking read and backoff wait of the camera returns when it is set. On the heap: the
   // camera is opened before the Stream exists.
   std::unique_ptr<std::atomic<bool>> halt;
-  std::atomic<bool> stopping{false};  // the input is to end for good
+  // Declared after halt, so destroyed before it: it reads halt until then. Read by the decode
+  // thread, its status() by any.
+  std::unique_ptr<video::Camera> camera;
+  std::shared_ptr<video::ClipRecorder> recorder;  // null without clips
+  std::atomic<bool> stopping{false};              // the input is to end for good
   std::atomic<bool> step_pending{false};
   std::atomic<bool> input_done{false};  // the decoder has queued its last frame
   std::string input_error;              // why the input ended early; set before input_done
@@ -84,26 +87,12 @@ struct Engine::Stream {
   int64_t last_index = -1;  // of the last frame processed (strand only)
   bool busy = false;        // a frame is in the worker (strand only)
   bool finished = false;    // outputs closed (strand only)
-  // Decode thread only: keeps a stream's timestamps increasing when a paused camera reconnects.
-  double pts_offset = 0;
-  double last_pts = -1;
+  // Decode thread only: frames are numbered as delivered (those a camera's max_fps skipped, which
+  // its own index counts, leave no hole).
   int64_t next_index = 0;
 
   mutable std::mutex mu;  // guards the fields below
   std::condition_variable cv;
-  std::unique_ptr<video::Camera> camera;  // replaced by the decode thread, read by stats()
-  video::LinkStatus last_link;            // link() when the last camera was closed
-
-  // The camera's status with the counts of the cameras closed before it carried over; the last
-  // one's when none is open (a paused camera). Under mu.
-  video::LinkStatus link() const {
-    if (!camera) return last_link;
-    video::LinkStatus l = camera->status();
-    l.decode_errors += last_link.decode_errors;
-    l.dropped += last_link.dropped;
-    l.reconnects += last_link.reconnects;
-    return l;
-  }
   bool paused = false;
   bool done = false;  // finished: state is final
   StreamState final_state = StreamState::kEnded;
@@ -168,7 +157,7 @@ Result<std::unique_ptr<Engine::Stream>> Engine::make_stream(const StreamSpec& ss
                                live ? FullPolicy::kDropOldest : FullPolicy::kBlock);
   s->name = ss.name;
   s->live = live;
-  s->camera_options = co;
+  s->recorder = co.source.recorder;
   s->halt = std::move(halt);
   auto worker = StreamWorker::create(
       ss, {info.width, info.height, info.fps, live}, served_,
@@ -343,40 +332,26 @@ void Engine::request_stop() {
   }
 }
 
-// Closes a paused camera (a camera nobody reads would only buffer or time out), keeping its
-// counts. Called under s->mu.
-void Engine::close_camera(Stream* s) {
-  s->last_link = s->link();
-  s->camera.reset();
-}
-
 void Engine::decode_loop(Stream* s) {
   std::string error;
-  bool reopened = false;
   for (;;) {
     {
       std::unique_lock lock(s->mu);
       if (s->paused && !s->stopping) {
-        if (s->live && s->camera) close_camera(s);
-        // A paused camera's clips end at the pause; they are written now, not at the resume.
-        if (const auto& recorder = s->camera_options.source.recorder; recorder && s->live) {
-          lock.unlock();
-          recorder->close();
-          lock.lock();
+        if (s->live) {
+          // A camera nobody reads would only buffer or time out: it reconnects on resume.
+          s->camera->disconnect();
+          // A paused camera's clips end at the pause; they are written now, not at the resume.
+          if (s->recorder) {
+            lock.unlock();
+            s->recorder->close();
+            lock.lock();
+          }
         }
         s->cv.wait(lock, [&] { return !s->paused || s->stopping; });
       }
       if (s->stopping) break;
-      if (!s->camera) {
-        *s->halt = false;
-        auto camera = video::Camera::open(s->camera_options);
-        if (!camera.ok()) {
-          error = camera.status().message();
-          break;
-        }
-        s->camera = std::move(camera).value();
-        reopened = true;
-      }
+      *s->halt = false;
     }
     auto r = s->camera->read();
     if (!r.ok()) {
@@ -386,7 +361,7 @@ void Engine::decode_loop(Stream* s) {
     if (!r->has_value()) {
       std::lock_guard lock(s->mu);
       if (s->stopping || !*s->halt) break;  // the end of a file, or the engine stops
-      close_camera(s);                      // a pause cut the read short; reopen on resume
+      s->camera->disconnect();              // a pause cut the read short; reconnect on resume
       continue;
     }
     if (s->camera->live() != s->live) {
@@ -395,16 +370,7 @@ void Engine::decode_loop(Stream* s) {
                            s->live ? FullPolicy::kDropOldest : FullPolicy::kBlock);
     }
     Frame& f = **r;
-    if (reopened) {
-      // The new connection's clock starts again; continue from the last frame, one step on.
-      const double step = video::frame_step(s->last_link.fps);
-      s->pts_offset = s->last_pts < 0 ? 0 : s->last_pts + step - f.pts;
-      f.gap = s->last_pts >= 0;
-      reopened = false;
-    }
-    f.pts += s->pts_offset;
-    if (const auto& recorder = s->camera_options.source.recorder) recorder->mark(f.pts);
-    s->last_pts = f.pts;
+    if (s->recorder) s->recorder->mark(f.pts);
     f.index = s->next_index++;
     if (f.gap) s->last_gap = f.index;
     f.stream = s->id;
@@ -491,21 +457,20 @@ std::vector<StreamStats> Engine::stats() const {
   for (const auto& s : streams) {
     StreamStats st;
     st.name = s->name;
-    st.url = s->camera_options.source.url;
+    st.url = s->camera->url();
     st.live = s->live;
-    video::LinkStatus link;
+    const video::LinkStatus link = s->camera->status();
     {
       std::lock_guard lock(s->mu);
-      link = s->link();
       if (s->done) {
         st.state = s->final_state;
         st.reason = s->error;
       } else if (s->paused) {
         st.state = StreamState::kPaused;
-      } else if (s->camera) {
+      } else {
         st.state = from_link(link.state);
         st.reason = link.reason;
-      }  // else reopening after a pause: connecting
+      }
     }
     st.width = link.width;
     st.height = link.height;
@@ -514,7 +479,7 @@ std::vector<StreamStats> Engine::stats() const {
     st.skipped = link.dropped;
     st.reconnects = link.reconnects;
     st.counters = s->worker->counters();
-    if (const auto& recorder = s->camera_options.source.recorder) st.clips = recorder->stats();
+    if (s->recorder) st.clips = s->recorder->stats();
     out.push_back(std::move(st));
   }
   return out;

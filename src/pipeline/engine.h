@@ -116,7 +116,6 @@ class Engine {
   Result<std::unique_ptr<Stream>> make_stream(const StreamSpec& spec);
   void launch(Stream* s);
   void decode_loop(Stream* s);
-  void close_camera(Stream* s);
   void schedule(Stream* s);
   void step(Stream* s);
   void finish(Stream* s);

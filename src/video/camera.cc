@@ -111,7 +111,7 @@ Status Camera::connect() {
     return source.status();
   }
   flowing_ = false;
-  if (connected_once_) {
+  if (last_pts_ >= 0) {
     // The new Source starts its clock at 0: continue where the last one stopped.
     pts_offset_ = last_pts_ + step_;
     index_offset_ = last_index_ + 1;
@@ -137,6 +137,17 @@ void Camera::close_source() {
     status_.dropped += source_->dropped();
     old = std::move(source_);
   }
+}
+
+void Camera::disconnect() {
+  close_source();
+  connected_once_ = false;
+  failures_ = 0;
+  retries_ = 0;
+  std::lock_guard lock(mu_);
+  // Quietly: the owner knows why (a pause), and the reconnect logs the camera live again.
+  status_.state = LinkState::kConnecting;
+  status_.reason.clear();
 }
 
 Frame Camera::deliver(Frame f) {

@@ -1,8 +1,9 @@
 // Camera: a Source that heals. A live camera that drops (server gone, network cut, no data for
 // the timeout) is reconnected with exponential backoff and jitter, and its frames keep one clock:
-// pts and index go on increasing across reconnects, and the first frame after one is marked as a
-// gap. Files are read once (or looped by their SourceOptions) and never reconnected. The link's
-// state and counters can be read from any thread while another one blocks in read().
+// pts and index go on increasing across reconnects (and disconnects, for a pause), and the first
+// frame after one is marked as a gap. Files are read once (or looped by their SourceOptions) and
+// never reconnected. The link's state and counters can be read from any thread while another one
+// blocks in read().
 #pragma once
 
 #include <cstdint>
@@ -70,6 +71,10 @@ class Camera {
   // set). Frames keep strictly increasing pts and index across reconnects (offset by the last
   // pts plus one frame step) and the first frame after a reconnect has gap = true.
   Result<std::optional<Frame>> read();
+  // Reader thread, between reads (a pause): closes the connection, keeping the clock and the
+  // counters. The next read() once source.stop is clear connects as the first one does (at once,
+  // not counted as a reconnect) and goes on where the frames stopped, its first frame a gap.
+  void disconnect();
 
   LinkStatus status() const;
   // The stream as last opened: a file's at once; a URL's once connected (zero size before, and
@@ -102,6 +107,7 @@ class Camera {
   // Reader thread only.
   int failures_ = 0;  // consecutive attempts that brought no frame
   int retries_ = 0;   // delays waited since frames last flowed
+  // Since open() or disconnect(): the next connect is a retry.
   bool connected_once_ = false;
   bool flowing_ = false;   // the current Source delivered a frame
   bool gap_ = false;       // the next frame follows a reconnect

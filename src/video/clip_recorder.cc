@@ -1,5 +1,6 @@
 #include "video/clip_recorder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -147,7 +148,6 @@ void ClipRecorder::mark(double time) {
     for (auto it = entries_.rbegin(); it != entries_.rend() && std::isnan(it->time); ++it) {
       it->time = time;
     }
-    last_mark_ = time;
     for (auto it = pending_.begin(); it != pending_.end();) {
       std::optional<Cut> c;
       if (it->end <= time) c = cut(*it, false);
@@ -204,9 +204,10 @@ void ClipRecorder::close() {
 ClipStats ClipRecorder::stats() const {
   std::lock_guard lock(mu_);
   ClipStats s;
-  if (!entries_.empty() && at_or_before(entries_.front().time, last_mark_)) {
-    s.seconds = last_mark_ - entries_.front().time;
-  }
+  // Unmarked packets (read, not yet decoded) are all at the back.
+  const auto last = std::find_if(entries_.rbegin(), entries_.rend(),
+                                 [](const Entry& e) { return !std::isnan(e.time); });
+  if (last != entries_.rend()) s.seconds = last->time - entries_.front().time;
   s.bytes = bytes_;
   s.pending = pending_.size();
   s.written = written_;

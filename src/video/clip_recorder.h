@@ -28,7 +28,7 @@ struct AVCodecParameters;
 namespace iris::video {
 
 struct ClipStats {
-  double seconds = 0;   // of stream time held, first kept packet to the last frame marked
+  double seconds = 0;   // of stream time held, first kept packet to the last one marked
   size_t bytes = 0;     // of packet data held
   size_t pending = 0;   // clips waiting for their end to be read
   int64_t written = 0;  // clips written
@@ -113,7 +113,6 @@ class ClipRecorder {
   size_t bytes_ = 0;
   int64_t last_dts_ = INT64_MIN;  // as rewritten: strictly increasing across loops
   int64_t shift_ = 0;             // added to the input's timestamps (a looped file starts again)
-  double last_mark_ = -1;
   double processed_ = -1;
   std::vector<Request> pending_;
   int64_t written_ = 0, failed_ = 0, refused_ = 0;

@@ -133,10 +133,6 @@ Status check_options(const SourceOptions& options);
 // Seconds from one frame to the next at a nominal rate of `fps`; 25 fps' when it is unknown (0).
 inline double frame_step(double fps) { return fps > 0 ? 1.0 / fps : 0.04; }
 
-// Sleeps until `due_ns` on the steady clock (core/clock.h), waking within 50 ms once *stop is set
-// (stop may be null); false if it was.
-bool sleep_until(int64_t due_ns, const std::atomic<bool>* stop);
-
 // True for "scheme://..." (rtsp://, http://, ...; the scheme starts with a letter and has only
 // letters, digits, '+', '-' and '.'), false for local paths.
 bool is_url(const std::string& url);

@@ -12,14 +12,6 @@
 namespace iris::detect {
 namespace {
 
-Frame frame_of(const cv::Mat& bgr, int index) {
-  Frame f;
-  f.index = index;
-  f.pts = index * 0.1;
-  f.picture = std::make_shared<MatPicture>(bgr);
-  return f;
-}
-
 TEST(MotionDetector, FindsTheMovingObjectWhereItIs) {
   auto det = make_local(MotionSpec{.label = "thing"});
   const cv::Mat bg = testing::textured_background(640, 480);
@@ -31,7 +23,7 @@ TEST(MotionDetector, FindsTheMovingObjectWhereItIs) {
       cv::rectangle(img, cv::Rect(100 + 10 * i, 200, 40, 80), cv::Scalar(240, 240, 240),
                     cv::FILLED);
     }
-    auto r = detect_now(*det, frame_of(img, i));
+    auto r = detect_now(*det, testing::frame_of(img, i));
     ASSERT_TRUE(r.ok());
     if (i == 0) {
       EXPECT_TRUE(r->empty());
@@ -51,7 +43,7 @@ TEST(MotionDetector, StaticSceneAndTinyChangesGiveNothing) {
   for (int i = 0; i < 5; ++i) {
     cv::Mat img = bg.clone();
     if (i > 0) cv::circle(img, {50 + i, 50}, 2, cv::Scalar(255, 255, 255), cv::FILLED);
-    auto r = detect_now(*det, frame_of(img, i));
+    auto r = detect_now(*det, testing::frame_of(img, i));
     ASSERT_TRUE(r.ok());
     EXPECT_TRUE(r->empty()) << "frame " << i;
   }
@@ -92,7 +84,7 @@ TEST(HogDetector, NoPeopleInRealPicturesWithoutPeople) {
   for (const char* name : {"fruits.jpg", "building.jpg", "baboon.jpg"}) {
     const cv::Mat img = cv::imread(std::string("/usr/share/doc/opencv-doc/examples/data/") + name);
     ASSERT_FALSE(img.empty()) << name;
-    auto r = detect_now(*det, frame_of(img, 0));
+    auto r = detect_now(*det, testing::frame_of(img, 0));
     ASSERT_TRUE(r.ok());
     EXPECT_TRUE(r->empty()) << name;
   }
@@ -100,7 +92,7 @@ TEST(HogDetector, NoPeopleInRealPicturesWithoutPeople) {
 
 TEST(HogDetector, FramesSmallerThanTheWindowGiveNothing) {
   auto det = make_local(HogSpec{});
-  auto r = detect_now(*det, frame_of(testing::textured_background(96, 72), 0));
+  auto r = detect_now(*det, testing::frame_of(testing::textured_background(96, 72), 0));
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());
 }
@@ -108,7 +100,7 @@ TEST(HogDetector, FramesSmallerThanTheWindowGiveNothing) {
 TEST(Detectors, AnEmptyPictureFindsNothingAndNeverCrashes) {
   for (const DetectorSpec& spec : {DetectorSpec{HogSpec{}}, DetectorSpec{MotionSpec{}}}) {
     auto det = make_local(spec);
-    auto r = detect_now(*det, frame_of(cv::Mat(), 0));
+    auto r = detect_now(*det, testing::frame_of(cv::Mat(), 0));
     EXPECT_TRUE(!r.ok() || r->empty());
   }
 }

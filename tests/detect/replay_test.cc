@@ -11,11 +11,7 @@ namespace iris::detect {
 namespace {
 
 Frame frame_at(int64_t index) {
-  Frame f;
-  f.index = index;
-  f.pts = index * 0.1;
-  f.picture = std::make_shared<MatPicture>(cv::Mat(48, 64, CV_8UC3, cv::Scalar(0, 0, 0)));
-  return f;
+  return testing::frame_of(cv::Mat(48, 64, CV_8UC3, cv::Scalar(0, 0, 0)), index);
 }
 
 class ReplayTest : public ::testing::Test {

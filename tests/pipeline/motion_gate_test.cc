@@ -17,11 +17,7 @@ const cv::Mat kBackground = testing::textured_background(320, 240);
 Frame frame_at(int i, int x) {
   cv::Mat img = kBackground.clone();
   if (x >= 0) cv::rectangle(img, cv::Rect(x, 100, 20, 40), cv::Scalar(240, 240, 240), cv::FILLED);
-  Frame f;
-  f.index = i;
-  f.pts = i * 0.1;
-  f.picture = std::make_shared<MatPicture>(img);
-  return f;
+  return testing::frame_of(img, i);
 }
 
 TEST(Gate, RunsOnMotionAndForHoldSecondsAfterItOnly) {

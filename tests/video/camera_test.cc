@@ -237,6 +237,37 @@ TEST_F(ServedCamera, OutageReconnectsAndKeepsOneClock) {
   EXPECT_EQ(gaps, 1);
 }
 
+TEST_F(ServedCamera, DisconnectKeepsTheClockAndTheNextReadConnectsAgain) {
+  auto camera = Camera::open(options());
+  ASSERT_TRUE(camera.ok());
+  const auto before = read_frames(**camera, 10);
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  ASSERT_EQ(before->size(), 10u);
+
+  stop_ = true;  // a pause cuts the read short
+  const auto cut = (*camera)->read();
+  ASSERT_TRUE(cut.ok());
+  EXPECT_FALSE(cut->has_value());
+  (*camera)->disconnect();
+  EXPECT_EQ((*camera)->status().state, LinkState::kConnecting);
+  stop_ = false;
+
+  const auto after = read_frames(**camera, 10);
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  ASSERT_EQ(after->size(), 10u);
+  // The new session's clock goes on one frame after the old one's last.
+  EXPECT_TRUE(after->front().gap);
+  EXPECT_NEAR(after->front().pts - before->back().pts, 0.05, 2e-3);
+  EXPECT_EQ(after->front().index, before->back().index + 1);
+  std::vector<Frame> all = *before;
+  all.insert(all.end(), after->begin(), after->end());
+  expect_increasing(all);
+  const LinkStatus s = (*camera)->status();
+  EXPECT_EQ(s.state, LinkState::kLive);
+  EXPECT_EQ(s.attempts, 2u);
+  EXPECT_EQ(s.reconnects, 0u) << "a disconnect is no outage";
+}
+
 TEST_F(ServedCamera, FrozenServerStallsThenReconnectsAtTheTimeout) {
   CameraOptions o = options();
   o.source.timeout = 1;
