@@ -61,7 +61,7 @@ Result<std::unique_ptr<Delivery>> Delivery::open(const DeliverySpec& spec) {
 
 Delivery::~Delivery() { stop(std::chrono::milliseconds(0)); }
 
-Status Delivery::append(const Event& e) { return log_->append(e); }
+Status Delivery::append(const Event& e, const std::string& json) { return log_->append(e, json); }
 
 std::vector<SinkStats> Delivery::stats() const {
   std::vector<SinkStats> out;

@@ -53,8 +53,10 @@ class Delivery {
 
   // Returns once the event is durable in the log (write + fdatasync, shared with concurrent
   // appenders); never waits for a sink. An error (disk full, I/O error) means it is not in the
-  // log: the caller counts and reports it.
-  Status append(const Event& e);
+  // log: the caller counts and reports it. `json` is to_json_line(e), which a caller that also
+  // writes it elsewhere makes once.
+  Status append(const Event& e, const std::string& json);
+  Status append(const Event& e) { return append(e, to_json_line(e)); }
 
   std::vector<SinkStats> stats() const;  // in the order of DeliverySpec::sinks
   LogStats log_stats() const;

@@ -63,13 +63,12 @@ uint64_t get_le(const char* p, int bytes) {
 }
 
 // The body of a record: id, stream, rule, type and the JSON line, each prefixed by its length.
-std::string encode_body(const Event& e) {
+std::string encode_body(const Event& e, const std::string& json) {
   std::string body;
   for (const std::string* field : {&e.id, &e.stream, &e.rule, &e.type}) {
     put_u32(&body, static_cast<uint32_t>(field->size()));
     body += *field;
   }
-  const std::string json = to_json_line(e);
   put_u32(&body, static_cast<uint32_t>(json.size()));
   body += json;
   return body;
@@ -351,9 +350,9 @@ uint64_t EventLog::segment_end(std::map<uint64_t, Segment>::const_iterator it) c
   return next == segments_.end() ? next_seq_ : next->first;
 }
 
-Status EventLog::append(const Event& e) {
+Status EventLog::append(const Event& e, const std::string& json) {
   Pending p;
-  p.body = encode_body(e);
+  p.body = encode_body(e, json);
   if (p.body.size() > kMaxBodyBytes) {
     return Status::error("event " + e.id + " of stream '" + e.stream + "' is " +
                          std::to_string(p.body.size()) + " bytes, over the event log's limit of " +

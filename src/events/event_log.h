@@ -65,8 +65,10 @@ class EventLog {
   ~EventLog();
 
   // Returns once the event is written and fdatasync'd. Concurrent appenders share one write
-  // and one sync (group commit): the first waiter writes everything queued meanwhile.
-  Status append(const Event& e);
+  // and one sync (group commit): the first waiter writes everything queued meanwhile. `json` is
+  // to_json_line(e).
+  Status append(const Event& e, const std::string& json);
+  Status append(const Event& e) { return append(e, to_json_line(e)); }
 
   // The durable records after the sink's read position, in order, at most max_records; moves
   // the read position past them. Records of segments dropped at the size limit are skipped

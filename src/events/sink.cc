@@ -73,9 +73,9 @@ Result<std::unique_ptr<JsonlSink>> JsonlSink::open(const std::string& path) {
 
 JsonlSink::~JsonlSink() { (void)close(); }
 
-Status JsonlSink::deliver(const Event& e) {
+Status JsonlSink::deliver(const std::string& json) {
   if (!f_) return Status::error("events file '" + path_ + "' is closed");
-  const std::string line = to_json_line(e) + "\n";
+  const std::string line = json + "\n";
   if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0) {
     return Status::error("writing events file '" + path_ + "': " + std::strerror(errno));
   }

@@ -15,8 +15,9 @@ namespace iris::events {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Delivers one event; the event is on durable storage or at its peer when this returns ok.
-  virtual Status deliver(const Event& e) = 0;
+  // Delivers one event as its JSON line (to_json_line); it is on durable storage or at its peer
+  // when this returns ok.
+  virtual Status deliver(const std::string& json) = 0;
   // Flushes and releases; further deliveries fail.
   virtual Status close() = 0;
 };
@@ -27,7 +28,7 @@ class JsonlSink : public Sink {
  public:
   static Result<std::unique_ptr<JsonlSink>> open(const std::string& path);
   ~JsonlSink() override;
-  Status deliver(const Event& e) override;
+  Status deliver(const std::string& json) override;
   Status close() override;
 
  private:

@@ -16,7 +16,8 @@ Status prepare_clip_dir(const std::string& dir) {
   if (Status s = events::make_dirs(dir); !s) return s;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".part" && entry.last_write_time(ec) < started) {
+    if (entry.path().extension() == video::kPlaceholderSuffix &&
+        entry.last_write_time(ec) < started) {
       std::filesystem::remove(entry.path(), ec);
     }
   }
@@ -287,6 +288,7 @@ void StreamWorker::deliver(events::Event& e, const Frame& frame) {
       e.clip = path;
     }
   }
+  const std::string json = events::to_json_line(e);  // once, for the log and every jsonl file
   int64_t failed = 0;
   if (event_latency_) {
     event_latency_->add(wall_seconds() - frame.wall_time);
@@ -296,14 +298,14 @@ void StreamWorker::deliver(events::Event& e, const Frame& frame) {
   // fdatasync (~4 ms, shared with other streams appending at once); an exception to "a strand
   // never blocks", accepted because it is once per event, and events are rare next to frames.
   if (delivery_) {
-    if (Status s = delivery_->append(e); !s) {
+    if (Status s = delivery_->append(e, json); !s) {
       ++failed;
       log::error("stream '" + spec_.name + "': event " + e.id +
                  " is not in the event log, so no remote sink gets it: " + s.message());
     }
   }
   for (auto& sink : sinks_) {
-    if (Status s = sink->deliver(e); !s) {
+    if (Status s = sink->deliver(json); !s) {
       ++failed;
       log::error("stream '" + spec_.name + "': " + s.message());
     }

@@ -8,12 +8,6 @@
 namespace iris::pipeline {
 namespace {
 
-// yaml-cpp tags a quoted scalar "!" and an explicit !!str with the full tag; both are strings
-// the user meant as text, so they never read as numbers or booleans.
-bool is_quoted(const YAML::Node& node) {
-  return node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str";
-}
-
 // YAML allows a leading '+', which from_chars (under parse_int and parse_finite) rejects.
 std::string_view unsigned_text(std::string_view text) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
@@ -61,6 +55,10 @@ std::optional<std::string_view> closest_word(std::string_view key,
 }
 
 }  // namespace
+
+bool is_quoted(const YAML::Node& node) {
+  return node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str";
+}
 
 std::string format_number(double v) {
   std::ostringstream os;

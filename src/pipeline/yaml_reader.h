@@ -79,6 +79,10 @@ std::string format_number(double v);
 // names is looked for.
 std::string relative_note(const std::string& path);
 
+// A scalar written as text ("5", !!str 5; yaml-cpp tags the first "!" and the second with the
+// full tag): the user meant a string, so it never reads as a number or boolean.
+bool is_quoted(const YAML::Node& node);
+
 // What a node is, for "got ..." messages: 'abc', a list, a map, nothing.
 std::string describe(const YAML::Node& node);
 

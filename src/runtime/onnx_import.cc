@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <opencv2/core.hpp>
 #include <unordered_map>
 
 #include "core/text.h"
@@ -20,19 +21,6 @@ namespace {
 constexpr char kResaveFix[] =
     "fix: re-export or re-save the model as one self-contained .onnx file "
     "(onnx.save(onnx.load(path), path, save_as_external_data=False))";
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  float v;
-  if (exp == 0) {
-    v = std::ldexp(static_cast<float>(mant), -24);
-  } else if (exp == 31) {
-    v = mant ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
-  } else {
-    v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
-  }
-  return sign ? -v : v;
-}
 
 float bfloat16_to_float(uint16_t h) {
   const uint32_t bits = static_cast<uint32_t>(h) << 16;
@@ -155,8 +143,8 @@ Result<HostTensor> read_tensor(const onnx::TensorProto& p, const std::string& wh
         f = has_raw ? read_le<double>(raw, i) : p.double_data(i);
         break;
       case P::FLOAT16:
-        f = half_to_float(has_raw ? read_le<uint16_t>(raw, i)
-                                  : static_cast<uint16_t>(p.int32_data(i)));
+        f = static_cast<float>(cv::float16_t::fromBits(
+            has_raw ? read_le<uint16_t>(raw, i) : static_cast<uint16_t>(p.int32_data(i))));
         break;
       case P::BFLOAT16:
         f = bfloat16_to_float(has_raw ? read_le<uint16_t>(raw, i)

@@ -7,8 +7,10 @@
 
 #include "core/log.h"
 #include "core/text.h"
+#include "pipeline/yaml_reader.h"
 #include "server/metrics.h"
 #include "server/picture.h"
+#include "video/clip_recorder.h"
 
 namespace iris::server {
 // What an event id fetches: the event's snapshot or its clip, from the directories of the
@@ -41,7 +43,7 @@ json yaml_to_json(const YAML::Node& node) {
     }
     case YAML::NodeType::Scalar: {
       const std::string& s = node.Scalar();
-      if (node.Tag() != "!" && node.Tag() != "tag:yaml.org,2002:str") {
+      if (!pipeline::is_quoted(node)) {
         if (s == "null" || s == "~") return nullptr;
         if (s == "true" || s == "false") return s == "true";
         int64_t i = 0;
@@ -468,7 +470,7 @@ void Server::event_file(const std::string& id, const EventFile& kind, Reply repl
   for (const std::string& dir : dirs) {
     const std::string path = dir + "/" + id + std::string(kind.ext);
     std::error_code ec;
-    if (std::filesystem::exists(path + ".part", ec)) {
+    if (std::filesystem::exists(video::clip_placeholder(path), ec)) {
       Response r = Response::error(503, "the " + what + " of event " + id +
                                             " is still being recorded (it ends post_roll "
                                             "seconds after the event); ask again shortly");

@@ -24,8 +24,6 @@ constexpr double kUnmarked = std::numeric_limits<double>::quiet_NaN();
 // Unmarked packets (read, not yet decoded into a frame) are later than every marked one.
 bool at_or_before(double time, double limit) { return !std::isnan(time) && time <= limit; }
 
-std::string part_path(const std::string& path) { return path + ".part"; }
-
 }  // namespace
 
 ClipRecorder::ClipRecorder(double pre_roll, size_t max_bytes)
@@ -33,7 +31,7 @@ ClipRecorder::ClipRecorder(double pre_roll, size_t max_bytes)
 
 ClipRecorder::~ClipRecorder() {
   std::lock_guard lock(mu_);
-  for (const Request& r : pending_) std::remove(part_path(r.path).c_str());
+  for (const Request& r : pending_) std::remove(clip_placeholder(r.path).c_str());
   clear();
 }
 
@@ -181,9 +179,9 @@ bool ClipRecorder::request(const std::string& path, double start, double end) {
               " clips of this stream are already being recorded");
     return false;
   }
-  if (!std::ofstream(part_path(path))) {
+  if (!std::ofstream(clip_placeholder(path))) {
     ++failed_;
-    log::warn("clips: cannot create '" + part_path(path) +
+    log::warn("clips: cannot create '" + clip_placeholder(path) +
               "'; check that its directory exists and is writable");
     return false;
   }
@@ -281,7 +279,7 @@ std::string ClipRecorder::mux(Cut& c, const std::string& part) {
 }
 
 void ClipRecorder::write(Cut& c) {
-  const std::string part = part_path(c.path);
+  const std::string part = clip_placeholder(c.path);
   std::string error = c.packets.empty() ? "no video of its time is held (none read yet, the "
                                           "stream ended, or it is older than the pre-roll kept)"
                                         : mux(c, part);

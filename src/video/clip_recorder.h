@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -26,6 +27,12 @@ struct AVStream;
 struct AVCodecParameters;
 
 namespace iris::video {
+
+// A clip being recorded is stood for by an empty file of its name plus this suffix.
+inline constexpr std::string_view kPlaceholderSuffix = ".part";
+inline std::string clip_placeholder(const std::string& clip) {
+  return clip + std::string(kPlaceholderSuffix);
+}
 
 struct ClipStats {
   double seconds = 0;   // of stream time held, first kept packet to the last one marked
@@ -64,7 +71,7 @@ class ClipRecorder {
 
   // Any thread: a clip of [start, end] on the stream's clock, written to `path` once a frame past
   // `end` was marked (or at close() or the next begin(), with what there is). While it is being
-  // recorded, `path` + ".part" exists (empty); the clip is renamed into place when complete. It
+  // recorded, its clip_placeholder() exists; the clip is renamed into place when complete. It
   // starts at the last key frame at or before `start`. False when it cannot be taken (too many
   // pending, the placeholder cannot be made, or the codec cannot go into MP4); the reason is
   // logged.

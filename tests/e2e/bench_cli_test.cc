@@ -13,22 +13,9 @@ namespace {
 using infer::test_model;
 using testing::contains;
 
-struct Output {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Output = testing::IrisRun;
 
-// Runs iris with stdout and stderr apart: --json must parse by itself.
-Output run_iris(const std::vector<std::string>& args) {
-  testing::TempDir dir;
-  const std::string out = dir.file("out"), err = dir.file("err");
-  Output o;
-  o.code = testing::wait_child(testing::spawn_iris(args, out, err), 120);
-  o.out = testing::read_file(out);
-  o.err = testing::read_file(err);
-  return o;
-}
+Output run_iris(const std::vector<std::string>& args) { return testing::run_iris(args, 120); }
 
 // The stdout of a run that must succeed, as JSON.
 nlohmann::json run_json(std::vector<std::string> args) {

@@ -15,11 +15,7 @@ namespace {
 using nlohmann::json;
 using testing::contains;
 
-struct Output {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Output = testing::IrisRun;
 
 class BenchStreams : public ::testing::Test {
  protected:
@@ -30,13 +26,7 @@ class BenchStreams : public ::testing::Test {
   static Output run(std::vector<std::string> args) {
     args.insert(args.begin(), {"bench", "streams"});
     args.insert(args.end(), {"--clip-dir", clips_->path(), "--clip-seconds", "4"});
-    testing::TempDir dir;
-    const std::string out = dir.file("out"), err = dir.file("err");
-    Output o;
-    o.code = testing::wait_child(testing::spawn_iris(args, out, err), 180);
-    o.out = testing::read_file(out);
-    o.err = testing::read_file(err);
-    return o;
+    return testing::run_iris(args, 180);
   }
 
   static json run_json(const std::vector<std::string>& args) {

@@ -80,12 +80,12 @@ TEST(JsonlSink, AppendsOneLinePerEventAndCreatesTheDirectory) {
   {
     auto sink = JsonlSink::open(path);
     ASSERT_TRUE(sink.ok()) << sink.status().message();
-    ASSERT_TRUE((*sink)->deliver(sample()).ok());
+    ASSERT_TRUE((*sink)->deliver(to_json_line(sample())).ok());
     // Flushed per event: readable before close.
     EXPECT_EQ(testing::read_lines(path).size(), 1u);
-    ASSERT_TRUE((*sink)->deliver(sample()).ok());
+    ASSERT_TRUE((*sink)->deliver(to_json_line(sample())).ok());
     ASSERT_TRUE((*sink)->close().ok());
-    EXPECT_FALSE((*sink)->deliver(sample()).ok());
+    EXPECT_FALSE((*sink)->deliver(to_json_line(sample())).ok());
   }
   EXPECT_EQ(testing::read_lines(path).size(), 2u);
 }

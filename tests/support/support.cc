@@ -267,6 +267,16 @@ int wait_child(pid_t pid, double timeout_s) {
   return -1;
 }
 
+IrisRun run_iris(const std::vector<std::string>& args, double timeout_s) {
+  TempDir dir;
+  const std::string out = dir.file("out"), err = dir.file("err");
+  IrisRun r;
+  r.code = wait_child(spawn_iris(args, out, err), timeout_s);
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
 std::string read_file(const std::string& path) {
   Result<std::string> text = iris::read_file(path);
   return text.ok() ? std::move(text).value() : std::string();

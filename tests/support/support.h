@@ -165,6 +165,16 @@ pid_t spawn_iris(const std::vector<std::string>& args, const std::string& log_pa
 // or 128+signal if a signal ended it.
 int wait_child(pid_t pid, double timeout_s);
 
+// A finished run of iris: its exit code (as wait_child's) and what it wrote to each stream.
+struct IrisRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs iris to the end (at most `timeout_s`) with stdout and stderr apart, so that --json output
+// must parse by itself.
+IrisRun run_iris(const std::vector<std::string>& args, double timeout_s);
+
 // The file's bytes, or "" when it cannot be read.
 std::string read_file(const std::string& path);
 // The file's non-empty lines.

@@ -4,19 +4,13 @@
 // Class k of the model is column k + 1: class_names lists the real classes, without background.
 // The outputs may come in either order: boxes is the one with 4 columns; when both have 4 (three
 // classes), the one named "*box*", else the second (pytorch-ssd exports scores, then boxes).
-#include <algorithm>
-#include <cctype>
-
+#include "core/text.h"
 #include "infer/decoder.h"
 
 namespace iris::infer {
 namespace {
 
-bool names_boxes(std::string name) {
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return name.find("box") != std::string::npos;
-}
+bool names_boxes(const std::string& name) { return lower(name).find("box") != std::string::npos; }
 
 class SsdDecoder : public DetectionDecoder {
  public:
