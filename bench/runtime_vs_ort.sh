@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # iris's runtime against ONNX Runtime 1.30 (CPU), in one run: BlazeFace front 128 and back 256
 # (models/) and the YOLOv8n-shaped model at 320 and 640 (built by bench/models/yolov8n.py), each at
-# every thread count. Per model, ORT (bench/ort_bench.js) runs first, then
-# `iris bench model --backend $BACKEND --json`, with the same warm-up and repeat counts. Prints one
-# JSON document on stdout and a markdown table on stderr. The ratio is iris p50 / ORT p50: the
-# issue's FP32 target is <= 1. Not a pass/fail test; other work on the machine skews latency, so
-# each row records the 1-minute load average, and QUIET_LOAD makes each measurement wait for a
-# quiet machine.
+# every thread count and, for iris, every precision. Per model, ORT (bench/ort_bench.js, FP32)
+# runs first, then `iris bench model --backend $BACKEND --precision ... --json`, with the same
+# warm-up and repeat counts. For int8 the model is first calibrated with `iris quantize` on the
+# pictures of Debian's opencv-doc (timing only: what the pictures show does not change the
+# speed). Prints one JSON document on stdout and a markdown table on stderr. The ratio is iris p50
+# / ORT FP32 p50: the issue's FP32 target is <= 1, its BF16/INT8 throughput target 1.8x, that is
+# a ratio <= 0.56. Not a pass/fail test; other work on the machine skews latency, so each row
+# records the 1-minute load average, and QUIET_LOAD makes each measurement wait for a quiet
+# machine.
 #
 # usage: bench/runtime_vs_ort.sh [IRIS_BINARY]         (default: build/iris)
 # env:   THREADS="1 2"  WARMUP=5  REPEAT=50  BACKEND=iris (any `iris bench --backend`)
+#        PRECISIONS="fp32 bf16 int8" (with BACKEND=iris; other backends run fp32 only)
 #        BENCH_DIR=build/bench (the YOLOv8n models and raw results)  ORT_DIR=build/ort
 #        MODELS="blazeface_front_128 blazeface_back_256 yolov8n_320 yolov8n_640" (a subset)
 #        QUIET_LOAD=1.5 QUIET_WAIT=900: before each measurement, wait until the 1-minute load
@@ -29,6 +33,9 @@ export ORT_DIR=${ORT_DIR:-build/ort}
 models=${MODELS:-blazeface_front_128 blazeface_back_256 yolov8n_320 yolov8n_640}
 quiet_load=${QUIET_LOAD:-}
 quiet_wait=${QUIET_WAIT:-900}
+precisions=${PRECISIONS:-fp32 bf16 int8}
+[ "$backend" = iris ] || precisions=fp32
+calib=/usr/share/doc/opencv-doc/examples/data
 python=/usr/bin/python3  # Debian's, with python3-torch; the first python3 on PATH may not be
 
 for v in "$warmup" "$repeat" "$quiet_wait" $threads; do
@@ -45,6 +52,11 @@ declare -A files=(
 for m in $models; do
   [ -n "${files[$m]:-}" ] || { echo "runtime_vs_ort: unknown model '$m' in MODELS; known: ${!files[*]}" >&2; exit 2; }
 done
+for p in $precisions; do
+  [[ $p =~ ^(fp32|bf16|int8)$ ]] || { echo "runtime_vs_ort: PRECISIONS takes fp32, bf16 and int8; got '$p'" >&2; exit 2; }
+done
+read -ra precision_array <<< "$precisions"
+precision_list=$(IFS=,; echo "${precision_array[*]}")
 
 # Packages only this benchmark needs (torch is large), installed here rather than by deps.sh.
 bench_packages=(python3-torch python3-onnx python3-numpy python3-opencv)
@@ -102,19 +114,30 @@ for m in $models; do
     echo "no iris binary at '$iris'; fix: build it (make build) or pass its path" > "$raw/$m.iris.err"
     continue
   fi
+  file=${files[$m]}
+  if [[ " $precisions " == *" int8 "* ]]; then
+    # A calibrated copy runs int8 and, asked for fp32 or bf16, the plain model.
+    file=$raw/${m}_int8.onnx
+    echo "runtime_vs_ort: $m: calibrating for int8" >&2
+    "$iris" quantize "${files[$m]}" --calib "$calib" --samples 32 --check 4 --threads 1 \
+      --out "$file" > "$raw/$m.quantize.txt" 2>> "$raw/$m.iris.err" || file=${files[$m]}
+  fi
   wait_quiet
   loadavg=$(cut -d' ' -f1 /proc/loadavg)
-  echo "runtime_vs_ort: $m: iris --backend $backend, threads $thread_list (load $loadavg)" >&2
+  echo "runtime_vs_ort: $m: iris --backend $backend, $precision_list, threads $thread_list (load $loadavg)" >&2
   # Keep going when iris fails: its rows become error entries with its message.
-  "$iris" bench model "${files[$m]}" --backend "$backend" --threads "$thread_list" \
-    --warmup "$warmup" --repeat "$repeat" --json > "$raw/$m.iris.json" 2> "$raw/$m.iris.err" || true
+  precision_args=()
+  [ "$backend" = iris ] && precision_args=(--precision "$precision_list")
+  "$iris" bench model "$file" --backend "$backend" "${precision_args[@]}" \
+    --threads "$thread_list" --warmup "$warmup" --repeat "$repeat" --json \
+    > "$raw/$m.iris.json" 2>> "$raw/$m.iris.err" || true
   echo "$loadavg $(cut -d' ' -f1 /proc/loadavg)" > "$raw/$m.iris.load"
 done
 
-"$python" - "$raw" "$export_json" "$iris" "$backend" "$warmup" "$repeat" "$models" <<'EOF'
+"$python" - "$raw" "$export_json" "$iris" "$backend" "$warmup" "$repeat" "$models" "$precisions" <<'EOF'
 import json, os, platform, sys
 
-raw, export_json, iris, backend, warmup, repeat, models = sys.argv[1:]
+raw, export_json, iris, backend, warmup, repeat, models, precisions = sys.argv[1:]
 
 def read(path):
     try:
@@ -125,7 +148,8 @@ def read(path):
 
 doc = {"bench": "runtime_vs_ort", "iris": {"binary": iris, "backend": backend},
        "warmup": int(warmup), "repeat": int(repeat),
-       "ratio": "iris p50 / onnxruntime p50 (FP32 target: <= 1)",
+       "ratio": "iris p50 / onnxruntime FP32 p50 (FP32 target: <= 1; BF16/INT8 target, 1.8x "
+                "the throughput: <= 0.56)",
        "loadavg": "1-minute load average of the machine before and after each measurement",
        "rows": []}
 lines = []
@@ -139,14 +163,15 @@ for m in models.split():
         ir = None
     err = read(f"{raw}/{m}.iris.err").strip()
     load = read(f"{raw}/{m}.iris.load").split()
-    iris_rows = {r["threads"]: r for r in ir["rows"]} if ir else {}
-    for o in ort["rows"]:
+    iris_rows = {(r.get("precision", "fp32"), r["threads"]): r for r in ir["rows"]} if ir else {}
+    for o, precision in ((o, p) for o in ort["rows"] for p in precisions.split()):
         t = o["threads"]
         row = {"model": m, "file": ort["model"], "input_shape": ort["input"]["shape"], "threads": t,
+               "precision": precision,
                "onnxruntime": {k: o.get(k) for k in
                                ("status", "p50_ms", "p90_ms", "mean_ms", "min_ms", "load_ms")},
                "onnxruntime_loadavg": [o.get("loadavg_before"), o.get("loadavg_after")]}
-        r = iris_rows.get(t)
+        r = iris_rows.get((precision, t))
         if r is None:
             # No row: iris did not load the model (or there is no binary); its message says why.
             last = err.splitlines()[-1] if err else "iris bench printed no result"
@@ -172,13 +197,13 @@ def cell(side):
         return side.get("status", "?")
     return f'{side["p50_ms"]:.3f} ({side["min_ms"]:.3f})'
 
-out = [f"| model | threads | ORT p50 (min) ms | iris {backend} p50 (min) ms | ratio | load (ORT, iris) |",
-       "| --- | ---: | ---: | ---: | ---: | --- |"]
+out = [f"| model | threads | ORT fp32 p50 (min) ms | iris {backend} | p50 (min) ms | ratio | load (ORT, iris) |",
+       "| --- | ---: | ---: | --- | ---: | ---: | --- |"]
 for r in doc["rows"]:
     ratio = f'{r["ratio"]:.2f}' if r["ratio"] is not None else "-"
     load = f'{r["onnxruntime_loadavg"][0]}, {r.get("iris_loadavg", ["-"])[0]}'
-    out.append(f'| {r["model"]} | {r["threads"]} | {cell(r["onnxruntime"])} | {cell(r["iris"])} '
-               f'| {ratio} | {load} |')
+    out.append(f'| {r["model"]} | {r["threads"]} | {cell(r["onnxruntime"])} | {r["precision"]} '
+               f'| {cell(r["iris"])} | {ratio} | {load} |')
 failed = {}  # (status, reason) -> models, so that one missing backend is one line
 for r in doc["rows"]:
     if r["iris"]["status"] != "ok":

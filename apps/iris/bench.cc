@@ -1,5 +1,6 @@
 // iris bench model: llama-bench for one model. Times raw inference (random input, no pre- or
-// post-processing) through the Backend/Context API for every batch size x thread count.
+// post-processing) through the Backend/Context API for every precision x batch size x thread
+// count.
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,28 +20,34 @@
 #include "apps/iris/commands.h"
 #include "core/text.h"
 #include "infer/backend.h"
+#include "runtime/model.h"
 
 namespace iris::app {
 
 const char kBenchUsage[] =
-    "usage: iris bench model MODEL [--backend NAME] [--batch 1,4] [--threads 1,2] [--repeat N]\n"
-    "                              [--warmup N] [--input WxH] [--json]\n"
+    "usage: iris bench model MODEL [--backend NAME] [--precision fp32,bf16] [--batch 1,4]\n"
+    "                              [--threads 1,2] [--repeat N] [--warmup N] [--input WxH]\n"
+    "                              [--json]\n"
     "       iris bench streams [--pipeline decode|motion|hog|blazeface] [--soak S] [--json] ...\n"
     "       (how many live 720p cameras this machine holds; `iris bench streams --help`)\n\n"
     "Times raw inference of MODEL (an .onnx file) on random input, without pre- or\n"
-    "post-processing, for every combination of batch size and thread count, in the manner of\n"
-    "llama-bench. Each combination gets a fresh context, --warmup untimed runs, then --repeat\n"
-    "timed runs. Latency is per batch (p50, p90, p99 in ms); throughput is samples per second.\n"
-    "A thread count is OpenCV's (cv::setNumThreads), which is process-wide. A model with a fixed\n"
-    "batch of 1 reports n/a for larger batches. Output fields: docs/bench.md.\n\n"
+    "post-processing, for every combination of precision, batch size and thread count, in the\n"
+    "manner of llama-bench. Each combination gets a fresh context, --warmup untimed runs, then\n"
+    "--repeat timed runs. Latency is per batch (p50, p90, p99 in ms); throughput is samples per\n"
+    "second. A thread count is OpenCV's (cv::setNumThreads), which is process-wide. A model with\n"
+    "a fixed batch of 1 reports n/a for larger batches. Output fields: docs/bench.md.\n\n"
     "options:\n"
-    "  --backend NAME  inference backend (default opencv)\n"
-    "  --batch LIST    batch sizes, comma-separated, 1 to 1024 (default 1)\n"
-    "  --threads LIST  thread counts, comma-separated, 1 to 256 (default: OpenCV's, one per core)\n"
-    "  --repeat N      timed runs per combination (default 20)\n"
-    "  --warmup N      untimed runs before them (default 3)\n"
-    "  --input WxH     input width and height, for models that leave them free\n"
-    "  --json          one JSON document instead of the table\n\n"
+    "  --backend NAME    inference backend (default opencv)\n"
+    "  --precision LIST  what the convolutions run in, comma-separated: fp32, bf16, int8\n"
+    "                    (--backend iris only; default: the file's own, that is its\n"
+    "                    `iris quantize` calibration's, else fp32); int8 needs a calibrated file\n"
+    "  --batch LIST      batch sizes, comma-separated, 1 to 1024 (default 1)\n"
+    "  --threads LIST    thread counts, comma-separated, 1 to 256 (default: OpenCV's, one per\n"
+    "                    core)\n"
+    "  --repeat N        timed runs per combination (default 20)\n"
+    "  --warmup N        untimed runs before them (default 3)\n"
+    "  --input WxH       input width and height, for models that leave them free\n"
+    "  --json            one JSON document instead of the table\n\n"
     "Progress goes to stderr when stdout is a terminal or the run takes a while.\n"
     "Exit status: 0 when every combination ran or is n/a, 1 when the model failed to load or\n"
     "run, 2 for bad arguments.\n";
@@ -52,6 +59,7 @@ using Clock = std::chrono::steady_clock;
 struct BenchArgs {
   std::string model;
   std::string backend = "opencv";
+  std::vector<std::string> precisions;  // empty: the model's own
   std::vector<int> batches{1};
   std::vector<int> threads;  // empty: OpenCV's default
   int repeat = 20;
@@ -88,6 +96,16 @@ std::optional<BenchArgs> parse(const Args& args) {
       a.backend = value;
       return value.empty() ? "backend name such as opencv" : "";
     }
+    if (flag == "--precision") {
+      a.precisions.clear();
+      for (std::string_view field : split_fields(value)) {
+        if (!runtime::parse_precision(field)) {
+          return "comma-separated list of precisions (fp32, bf16, int8), such as fp32,bf16";
+        }
+        a.precisions.emplace_back(field);
+      }
+      return a.precisions.empty() ? "comma-separated list of precisions (fp32, bf16, int8)" : "";
+    }
     if (flag == "--batch" || flag == "--threads") {
       const bool batch = flag == "--batch";
       if (const auto v = parse_list(value, 1, batch ? 1024 : 256)) {
@@ -116,6 +134,13 @@ std::optional<BenchArgs> parse(const Args& args) {
   }
   if (a.model.empty()) {
     std::fprintf(stderr, "iris bench model: needs MODEL, an .onnx file\n\n%s", kBenchUsage);
+    return std::nullopt;
+  }
+  if (!a.precisions.empty() && a.backend != "iris") {
+    std::fprintf(stderr,
+                 "iris bench: --precision applies to --backend iris, and backend %s computes in "
+                 "fp32; fix: add --backend iris, or drop --precision\n",
+                 a.backend.c_str());
     return std::nullopt;
   }
   if (a.threads.empty()) a.threads = {cv::getNumThreads()};
@@ -165,6 +190,7 @@ Result<std::vector<int64_t>> sample_shape(const infer::TensorInfo& in, const Ben
 }
 
 struct Row {
+  std::string precision;  // what the convolutions ran in (ModelInfo::precision)
   int batch = 0;
   int threads = 0;
   std::string status;  // "ok", "n/a" (the model cannot take the batch) or "error"
@@ -224,8 +250,8 @@ class Progress {
 
 Row bench_row(const infer::LoadedModel& model, const std::vector<int64_t>& sample, int batch,
               int threads, const BenchArgs& a, const std::string& label, Progress& progress) {
-  Row row{.batch = batch, .threads = threads};
   const infer::ModelInfo& info = model.info();
+  Row row{.precision = info.precision, .batch = batch, .threads = threads};
   if (info.max_batch > 0 && batch > info.max_batch) {
     row.status = "n/a";
     row.reason = "the model has a fixed batch of " + std::to_string(info.max_batch) + " (input '" +
@@ -267,7 +293,8 @@ Row bench_row(const infer::LoadedModel& model, const std::vector<int64_t>& sampl
 }
 
 nlohmann::ordered_json row_json(const Row& r) {
-  nlohmann::ordered_json j{{"batch", r.batch}, {"threads", r.threads}, {"status", r.status}};
+  nlohmann::ordered_json j{
+      {"precision", r.precision}, {"batch", r.batch}, {"threads", r.threads}, {"status", r.status}};
   if (r.status != "ok") {
     j["reason"] = r.reason;
     return j;
@@ -315,12 +342,12 @@ void print_json(const BenchArgs& a, const infer::ModelInfo& info, const std::vec
 }
 
 void print_table(const BenchArgs& a, const std::vector<Row>& rows) {
-  const std::vector<std::string> head = {"model",  "backend", "batch",  "threads",
-                                         "p50 ms", "p90 ms",  "p99 ms", "samples/s"};
+  const std::vector<std::string> head = {"model",  "backend", "precision", "batch",    "threads",
+                                         "p50 ms", "p90 ms",  "p99 ms",    "samples/s"};
   std::vector<std::vector<std::string>> cells;
   const std::string model = std::filesystem::path(a.model).filename().string();
   for (const Row& r : rows) {
-    std::vector<std::string> c = {model, a.backend, std::to_string(r.batch),
+    std::vector<std::string> c = {model, a.backend, r.precision, std::to_string(r.batch),
                                   std::to_string(r.threads)};
     if (r.status == "ok") {
       for (double p : {50.0, 90.0, 99.0}) c.push_back(fixed(percentile(r.ms, p), 3));
@@ -330,15 +357,15 @@ void print_table(const BenchArgs& a, const std::vector<Row>& rows) {
     }
     cells.push_back(std::move(c));
   }
-  print_markdown_table(head, cells, 2);
+  print_markdown_table(head, cells, 3);
   std::printf("\nlatency: ms per batch over %d runs after %d warm-up runs; threads: %s\n", a.repeat,
               a.warmup, kThreadsScope);
   std::printf("host: %s, %u cores, OpenCV %s (%s)\n", cpu_model().c_str(),
               std::thread::hardware_concurrency(), CV_VERSION, parallel_framework().c_str());
   for (const Row& r : rows) {
     if (r.status == "ok") continue;
-    std::printf("%s: batch %d, threads %d: %s\n", r.status.c_str(), r.batch, r.threads,
-                r.reason.c_str());
+    std::printf("%s: %s, batch %d, threads %d: %s\n", r.status.c_str(), r.precision.c_str(),
+                r.batch, r.threads, r.reason.c_str());
   }
 }
 
@@ -354,16 +381,24 @@ int bench_main(const Args& args) {
     std::fprintf(stderr, "iris bench: --backend: %s\n", backend.status().message().c_str());
     return 2;
   }
-  infer::ModelSpec spec;
-  spec.name = a->model;
-  spec.path = a->model;
-  spec.backend = a->backend;
-  auto loaded = (*backend)->load(spec);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "iris bench: %s\n", loaded.status().message().c_str());
-    return 1;
+  // One model per precision, all loaded before any timing, so that a precision the file cannot
+  // run in fails at once.
+  std::vector<std::shared_ptr<const infer::LoadedModel>> models;
+  for (const std::string& precision :
+       a->precisions.empty() ? std::vector<std::string>{""} : a->precisions) {
+    infer::ModelSpec spec;
+    spec.name = a->model;
+    spec.path = a->model;
+    spec.backend = a->backend;
+    spec.precision = precision;
+    auto loaded = (*backend)->load(spec);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "iris bench: %s\n", loaded.status().message().c_str());
+      return 1;
+    }
+    models.push_back(std::move(*loaded));
   }
-  const infer::ModelInfo& info = (*loaded)->info();
+  const infer::ModelInfo& info = models.front()->info();
   bool usage = false;
   const auto sample = sample_shape(info.inputs[0], *a, &usage);
   if (!sample.ok()) {
@@ -376,14 +411,17 @@ int bench_main(const Args& args) {
   int failed = 0;
   {
     Progress progress;
-    const size_t total = a->batches.size() * a->threads.size();
-    for (int batch : a->batches) {
-      for (int threads : a->threads) {
-        const std::string label = "batch " + std::to_string(batch) + ", threads " +
-                                  std::to_string(threads) + " (" + std::to_string(rows.size() + 1) +
-                                  "/" + std::to_string(total) + ")";
-        rows.push_back(bench_row(**loaded, *sample, batch, threads, *a, label, progress));
-        failed += rows.back().status == "error";
+    const size_t total = models.size() * a->batches.size() * a->threads.size();
+    for (const auto& model : models) {
+      for (int batch : a->batches) {
+        for (int threads : a->threads) {
+          const std::string label = model->info().precision + ", batch " + std::to_string(batch) +
+                                    ", threads " + std::to_string(threads) + " (" +
+                                    std::to_string(rows.size() + 1) + "/" + std::to_string(total) +
+                                    ")";
+          rows.push_back(bench_row(*model, *sample, batch, threads, *a, label, progress));
+          failed += rows.back().status == "error";
+        }
       }
     }
   }

@@ -2,10 +2,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
 
 #include "apps/iris/commands.h"
 #include "core/text.h"
+#include "video/source.h"
 
 namespace iris::app {
 
@@ -116,6 +119,94 @@ void print_markdown_table(const std::vector<std::string>& head,
   }
   std::printf("|\n");
   for (const auto& row : rows) line(row);
+}
+
+namespace {
+
+// `n` of `count` positions spread evenly (the first included); all of them when n is 0 or more.
+std::vector<int64_t> spread(int64_t count, int64_t n) {
+  if (n <= 0 || n > count) n = count;
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back(i * count / n);
+  return out;
+}
+
+}  // namespace
+
+Result<PictureSet> choose_pictures(const std::string& dir, const std::string& video,
+                                   int64_t count) {
+  namespace fs = std::filesystem;
+  PictureSet set{.dir = dir, .video = video};
+  if (!dir.empty()) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string ext = lower(entry.path().extension().string());
+      if (entry.is_regular_file() &&
+          (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp")) {
+        files.push_back(entry.path().filename().string());
+      }
+    }
+    if (ec) return Status::error("'" + dir + "': " + ec.message());
+    if (files.empty()) {
+      return Status::error("'" + dir +
+                           "' holds no .jpg, .jpeg, .png or .bmp file; fix: name a directory of "
+                           "pictures, or a video");
+    }
+    std::sort(files.begin(), files.end());
+    for (int64_t i : spread(files.size(), count)) set.files.push_back(files[i]);
+    return set;
+  }
+  auto source = video::Source::open({.url = video});
+  if (!source.ok()) return source.status();
+  for (;;) {
+    auto frame = (*source)->read();
+    if (!frame.ok()) return frame.status();
+    if (!frame->has_value()) break;
+    ++set.clip_frames;
+  }
+  if (set.clip_frames == 0) {
+    return Status::error("video '" + video + "' has no frames; fix: name a clip with video");
+  }
+  set.frames = spread(set.clip_frames, count);
+  return set;
+}
+
+Status for_each_picture(
+    const PictureSet& set,
+    const std::function<Status(const std::string& name, int64_t index, const cv::Mat& bgr)>& use) {
+  namespace fs = std::filesystem;
+  for (size_t i = 0; i < set.files.size(); ++i) {
+    const std::string path = (fs::path(set.dir) / set.files[i]).string();
+    const cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
+    if (bgr.empty()) {
+      return Status::error("image '" + path +
+                           "' cannot be read as a picture; fix: remove it from the directory or "
+                           "convert it to JPEG or PNG");
+    }
+    if (Status s = use(set.files[i], static_cast<int64_t>(i), bgr); !s.ok()) return s;
+  }
+  if (set.frames.empty()) return {};
+  auto source = video::Source::open({.url = set.video});
+  if (!source.ok()) return source.status();
+  const std::string clip = fs::path(set.video).filename().string();
+  auto wanted = set.frames.begin();
+  while (wanted != set.frames.end()) {
+    auto frame = (*source)->read();
+    if (!frame.ok()) return frame.status();
+    if (!frame->has_value()) {
+      return Status::error("video '" + set.video + "' ended at frame " + std::to_string(*wanted) +
+                           " of the " + std::to_string(set.clip_frames) + " counted before");
+    }
+    if ((*frame)->index != *wanted) continue;
+    ++wanted;
+    if (Status s =
+            use(clip + "#" + std::to_string((*frame)->index), (*frame)->index, (*frame)->bgr());
+        !s.ok()) {
+      return s;
+    }
+  }
+  return {};
 }
 
 }  // namespace iris::app

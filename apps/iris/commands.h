@@ -3,10 +3,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <opencv2/core.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/status.h"
 
 namespace iris::app {
 
@@ -24,8 +27,10 @@ int validate_main(const Args& args);
 int eval_main(const Args& args);
 int synth_main(const Args& args);
 int bench_main(const Args& args);
-int bench_streams_main(const Args& args);  // `iris bench streams`, dispatched by bench_main
+int bench_streams_main(const Args& args);   // `iris bench streams`, dispatched by bench_main
+int eval_precision_main(const Args& args);  // `iris eval precision`, dispatched by eval_main
 int profile_main(const Args& args);
+int quantize_main(const Args& args);
 int serve_main(const Args& args);
 
 // Shared by the subcommands (defined in run.cc and cli.cc).
@@ -61,6 +66,26 @@ ImageAxes image_axes(const std::vector<int64_t>& shape);
 // model does not take). Other free dimensions stay -1.
 std::vector<int64_t> image_shape(std::vector<int64_t> shape, int64_t batch, int width, int height);
 
+// The pictures a command runs on, chosen before any is decoded so that progress can count them:
+// images of a directory (.jpg, .jpeg, .png, .bmp; sorted by name) or frames of a video.
+struct PictureSet {
+  std::string dir;                 // images: the directory
+  std::vector<std::string> files;  // images: names in `dir`, in order
+  std::string video;               // frames: the clip
+  std::vector<int64_t> frames;     // frames: indices (from 0), ascending
+  int64_t clip_frames = 0;         // frames: the clip's frame count (it is decoded to count)
+  size_t size() const { return files.empty() ? frames.size() : files.size(); }
+};
+// `count` images of `dir`, or `count` frames of `video` (exactly one of them given), spread
+// evenly with the first included; every one when `count` is 0 or more than there are. Errors name
+// the path and the fix.
+Result<PictureSet> choose_pictures(const std::string& dir, const std::string& video, int64_t count);
+// Calls `use(name, index, bgr)` for every picture in order: an image's file name and position,
+// or "CLIP#N" and the frame index N.
+Status for_each_picture(
+    const PictureSet& set,
+    const std::function<Status(const std::string& name, int64_t index, const cv::Mat& bgr)>& use);
+
 // Reports: the CPU's model name from /proc/cpuinfo; `v` to `decimals` places, so that JSON shows
 // 2.01 rather than 2.0100000000000002; `v` with exactly `decimals` places, for tables.
 std::string cpu_model();
@@ -78,6 +103,7 @@ extern const char kSynthUsage[];
 extern const char kBenchUsage[];
 extern const char kBenchStreamsUsage[];
 extern const char kProfileUsage[];
+extern const char kQuantizeUsage[];
 extern const char kServeUsage[];
 
 }  // namespace iris::app

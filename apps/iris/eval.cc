@@ -17,7 +17,10 @@ namespace iris::app {
 const char kEvalUsage[] =
     "usage: iris eval det --gt GT.json --dt DT.json [--json]\n"
     "       iris eval mot --gt gt.txt --tracker tracker.txt [--json]\n"
-    "       iris eval events --truth truth.json --events events.jsonl --tolerance S [--json]\n\n"
+    "       iris eval events --truth truth.json --events events.jsonl --tolerance S [--json]\n"
+    "       iris eval precision CONFIG --model NAME (--images DIR | --video CLIP) [--int8 FILE]\n"
+    "                           [--gt COCO.json] [--frames N] [--threads N]\n"
+    "                           [--precisions fp32,bf16,int8] [--json]\n\n"
     "det: COCO bbox evaluation with pycocotools' semantics (101-point interpolation, area\n"
     "     ranges, maxDets 1/10/100, iscrowd). GT is a COCO instances file, DT a JSON list of\n"
     "     {image_id, category_id, bbox: [x, y, w, h], score}.\n"
@@ -27,10 +30,21 @@ const char kEvalUsage[] =
     "events: a run's events (events.jsonl) against the truth of its scene (truth.json, as\n"
     "     `iris synth` writes it). Events pair one-to-one on stream, rule, type and direction\n"
     "     when their media times differ by at most S seconds (most pairs, then the closest).\n"
-    "     Precision, recall, false alarms per camera-hour, per rule and event type.\n\n"
+    "     Precision, recall, false alarms per camera-hour, per rule and event type.\n"
+    "precision: the config's model NAME (its preprocessing, decoder and thresholds) on the iris\n"
+    "     runtime at each precision, over the images of DIR (sorted by name; .jpg, .jpeg, .png,\n"
+    "     .bmp) or N frames spread evenly over CLIP (default 200; every frame of a shorter clip).\n"
+    "     fp32 and bf16 run the config's model file; int8 runs --int8 FILE, else that file when\n"
+    "     `iris quantize` calibrated it, else is skipped. Detections are scored with COCO mAP\n"
+    "     against --gt (a COCO instances file whose images' file_name are DIR's files;\n"
+    "     categories matched by name) or, without it, against the fp32 detections (category id:\n"
+    "     class index + 1; fp32 is then the reference and not scored). Reports AP, AP50, AP75,\n"
+    "     detections, and p50 ms and fps of the backend's infer call alone. --frames N with\n"
+    "     --images takes N images spread evenly; --threads sets OpenCV's thread count.\n\n"
     "--json prints one JSON object: det {\"stats\": [12 numbers], \"names\": [...]}, mot a flat\n"
     "object of every metric, events the totals with by_type and by_rule breakdowns (null where\n"
-    "a ratio has nothing to divide by). Without it, a table.\n";
+    "a ratio has nothing to divide by), precision one row per precision (docs/runtime.md,\n"
+    "\"Accuracy loop\"). Without it, a table.\n";
 
 namespace {
 
@@ -189,6 +203,9 @@ int eval_events(const EvalArgs& a) {
 }  // namespace
 
 int eval_main(const Args& args) {
+  if (!args.empty() && args[0] == "precision") {
+    return eval_precision_main({args.begin() + 1, args.end()});
+  }
   const struct {
     const char* name;
     std::vector<std::string> flags;

@@ -19,6 +19,8 @@ const Command kCommands[] = {
     {"bench",
      "time a model's inference (bench model) or count the live streams held (bench streams)",
      kBenchUsage, bench_main},
+    {"quantize", "calibrate a model for INT8 on the iris runtime, with per-layer FP32 fallback",
+     kQuantizeUsage, quantize_main},
     {"profile", "time each layer of a model on the iris runtime: share, GFLOP/s, kernel",
      kProfileUsage, profile_main},
 };

@@ -1,7 +1,9 @@
 // iris profile: where a model's time goes on the iris runtime. Per layer of the compiled plan
-// (after folding and fusion): time, share, GFLOP/s and the oneDNN kernel that runs it.
+// (after folding and fusion): time, share, GFLOP/s, the oneDNN kernel that runs it and the
+// precision it computes in.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -10,20 +12,25 @@
 
 #include "apps/iris/commands.h"
 #include "core/clock.h"
+#include "infer/runtime_backend.h"
 #include "runtime/model.h"
 
 namespace iris::app {
 
 const char kProfileUsage[] =
-    "usage: iris profile MODEL [--threads N] [--batch N] [--input WxH] [--repeat N]\n"
-    "                          [--warmup N] [--json]\n\n"
+    "usage: iris profile MODEL [--precision P] [--threads N] [--batch N] [--input WxH]\n"
+    "                          [--repeat N] [--warmup N] [--json]\n\n"
     "Compiles MODEL (an .onnx file) on the iris runtime (backend: iris) and times every layer\n"
     "of the compiled plan on random input: the layers are what runs after constant folding and\n"
     "fusion (a Conv with its BatchNormalization, activation and residual Add is one layer).\n"
     "Prints per layer the mean time, its share of the total, GFLOP/s where the layer computes\n"
-    "products (convolutions, matrix products) and oneDNN's kernel. Timing each layer waits for\n"
-    "it, so the layers add up to a little more than the end-to-end latency, printed too.\n\n"
+    "products (convolutions, matrix products), oneDNN's kernel and the precision the layer\n"
+    "computes in. Timing each layer waits for it, so the layers add up to a little more than the\n"
+    "end-to-end latency, printed too.\n\n"
     "options:\n"
+    "  --precision P fp32, bf16 or int8: what the convolutions run in (default: the file's own,\n"
+    "                that is its `iris quantize` calibration's, else fp32); int8 needs a\n"
+    "                calibrated file\n"
     "  --threads N   OpenMP threads (default: one per core)\n"
     "  --batch N     batch size, for models with a free batch (default 1)\n"
     "  --input WxH   input width and height, for models that leave them free\n"
@@ -36,6 +43,7 @@ namespace {
 
 struct ProfileArgs {
   std::string model;
+  std::string precision;  // "": the file's own
   int threads = 0;
   int batch = 1;
   int width = 0, height = 0;
@@ -63,6 +71,10 @@ std::optional<ProfileArgs> parse(const Args& args) {
                            const std::string& value) -> std::optional<std::string> {
     if (flag == "--input")
       return parse_input_size(value, &a.width, &a.height) ? "" : kInputSizeWant;
+    if (flag == "--precision") {
+      a.precision = value;
+      return runtime::parse_precision(value) ? "" : "precision: fp32, bf16 or int8";
+    }
     const auto number =
         std::ranges::find_if(kNumberOptions, [&](const NumberOption& o) { return flag == o.flag; });
     if (number == std::end(kNumberOptions)) return std::nullopt;
@@ -95,6 +107,10 @@ int profile_main(const Args& args) {
     return 1;
   }
   runtime::Options options;
+  if (Status s = infer::choose_precision(a->model, *graph, a->precision, &options); !s) {
+    std::fprintf(stderr, "iris profile: %s\n", s.message().c_str());
+    return 1;
+  }
   options.threads = a->threads;
   for (int id : graph->inputs) {
     const auto& v = graph->values[id];
@@ -150,16 +166,20 @@ int profile_main(const Args& args) {
     for (size_t k = 0; k < ms.size(); ++k) ms[k] += (*context)->layer_ms()[k] / a->repeat;
   }
   double total = 0, flops = 0;
+  std::map<std::string, int> by_precision;  // layers per precision, for the summary
   for (size_t k = 0; k < ms.size(); ++k) {
     total += ms[k];
     flops += layers[k].flops;
+    ++by_precision[layers[k].precision];
   }
+  const char* precision = runtime::precision_name(options.precision);
   const double p50 = latency[latency.size() / 2];
   const auto gflops = [](double f, double t) { return t > 0 && f > 0 ? f / (t * 1e6) : 0.0; };
 
   if (a->json) {
     nlohmann::ordered_json j;
     j["model"] = a->model;
+    j["precision"] = precision;
     j["threads"] = a->threads;
     j["input_shapes"] = nlohmann::ordered_json::array();
     for (const auto& in : (*model)->inputs()) j["input_shapes"].push_back(in.shape);
@@ -176,6 +196,7 @@ int profile_main(const Args& args) {
       j["layers"].push_back({{"name", layers[k].name},
                              {"op", layers[k].op},
                              {"kernel", layers[k].kernel},
+                             {"precision", layers[k].precision},
                              {"shape", layers[k].shape},
                              {"ms", ms[k]},
                              {"share", total > 0 ? ms[k] / total : 0.0},
@@ -185,14 +206,14 @@ int profile_main(const Args& args) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("%-4s %-40s %-22s %-26s %-18s %9s %6s %8s\n", "#", "layer", "op", "kernel", "output",
-              "ms", "share", "GFLOP/s");
+  std::printf("%-4s %-40s %-22s %-28s %-9s %-18s %9s %6s %8s\n", "#", "layer", "op", "kernel",
+              "precision", "output", "ms", "share", "GFLOP/s");
   for (size_t k = 0; k < layers.size(); ++k) {
     std::string name = layers[k].name;
     if (name.size() > 40) name = "..." + name.substr(name.size() - 37);
     const double g = gflops(layers[k].flops, ms[k]);
-    std::printf("%-4zu %-40s %-22s %-26s %-18s %9.4f %5.1f%% %8s\n", k, name.c_str(),
-                layers[k].op.c_str(), layers[k].kernel.c_str(),
+    std::printf("%-4zu %-40s %-22s %-28s %-9s %-18s %9.4f %5.1f%% %8s\n", k, name.c_str(),
+                layers[k].op.c_str(), layers[k].kernel.c_str(), layers[k].precision.c_str(),
                 runtime::shape_string(layers[k].shape).c_str(), ms[k],
                 total > 0 ? 100 * ms[k] / total : 0.0, g > 0 ? fixed(g, 1).c_str() : "");
   }
@@ -200,7 +221,12 @@ int profile_main(const Args& args) {
       "\n%zu layers, %.3f GFLOP; layers add up to %.3f ms; end-to-end p50 %.3f ms over %d runs "
       "(%.1f GFLOP/s); compiled in %.1f ms\n",
       layers.size(), flops / 1e9, total, p50, a->repeat, gflops(flops, p50), compile_ms);
-  std::printf("threads: %s; arena %.2f MiB, weights %.2f MiB\n",
+  std::string counts;
+  for (const auto& [p, n] : by_precision) {
+    counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + p;
+  }
+  std::printf("precision: %s (layers: %s); threads: %s; arena %.2f MiB, weights %.2f MiB\n",
+              precision, counts.c_str(),
               a->threads > 0 ? std::to_string(a->threads).c_str() : "OpenMP default",
               (*model)->arena_bytes() / 1048576.0, (*model)->weight_bytes() / 1048576.0);
   return 0;

@@ -15,6 +15,7 @@
 #include <set>
 #include <string_view>
 
+#include "core/files.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "events/sink.h"

@@ -43,12 +43,4 @@ Result<std::string> write_snapshot(const cv::Mat& bgr, const Event& e, const std
 // Creates `dir` and its parents; ok if it exists.
 Status make_dirs(const std::string& dir);
 
-// Makes created, renamed and deleted entries of `dir` durable.
-Status sync_dir(const std::string& dir);
-
-// Replaces the file at `path` with `text` through a synced temporary file renamed over it, so a
-// crash leaves the old file or the new one, whole, never a torn one. Errors give the step and
-// the system's reason; the caller names what the file is for.
-Status replace_file(const std::string& path, std::string_view text);
-
 }  // namespace iris::events

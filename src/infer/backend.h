@@ -33,6 +33,9 @@ struct ModelInfo {
   int max_batch = 0;
   int64_t opset = 0;                  // of the default ONNX domain; errors suggest re-exports
   std::vector<std::string> op_types;  // distinct node op types, sorted (decoders read exports)
+  // What the convolutions compute in: "fp32", "bf16" or "int8" (backend: iris; a layer may fall
+  // back to fp32, which `iris profile` shows).
+  std::string precision = "fp32";
 };
 
 class Context {

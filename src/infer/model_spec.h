@@ -24,6 +24,9 @@ struct ModelSpec {
   std::string name;  // how streams and the HTTP API refer to it
   std::string path;  // .onnx file
   std::string backend = "opencv";
+  // What `backend: iris` runs the model's convolutions in: "fp32", "bf16" or "int8" (which needs a
+  // file calibrated by `iris quantize`); "": the file's calibrated precision, else fp32.
+  std::string precision;
 
   // Input. 0 takes the size from the model's input shape.
   int input_width = 0;

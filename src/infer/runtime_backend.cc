@@ -1,17 +1,22 @@
 // Backend over the iris runtime (src/runtime): `backend: iris`. The runtime compiles a model for
 // static input shapes and a thread count; the LoadedModel keeps the imported graph and compiles
 // (and caches) one runtime::Model per input shape and thread count it is asked to run, so a batch
-// size or a free image size costs one compile the first time it is seen.
+// size or a free image size costs one compile the first time it is seen. Every plan runs the
+// convolutions in the one precision chosen at load (choose_precision).
 //
 // Threads: a Context runs with the process's OpenCV thread count at new_context() (what the
 // Engine and `iris bench` set with cv::setNumThreads), on the runtime's per-thread OpenMP setting,
 // so ModelServer workers do not change each other's thread counts.
+#include "infer/runtime_backend.h"
+
 #include <map>
 #include <mutex>
 #include <opencv2/core.hpp>
 
+#include "core/log.h"
 #include "infer/backend.h"
 #include "runtime/model.h"
+#include "runtime/quantize.h"
 
 namespace iris::infer {
 namespace {
@@ -24,8 +29,13 @@ struct PlanKey {
 
 class RuntimeModel : public LoadedModel, public std::enable_shared_from_this<RuntimeModel> {
  public:
-  RuntimeModel(const std::string& path, runtime::Graph graph, ModelInfo info)
-      : label_(model_label(path)), graph_(std::move(graph)), info_(std::move(info)) {}
+  // `options`: the precision and its calibration, which every plan shares.
+  RuntimeModel(const std::string& path, runtime::Graph graph, ModelInfo info,
+               runtime::Options options)
+      : label_(model_label(path)),
+        graph_(std::move(graph)),
+        info_(std::move(info)),
+        options_(std::move(options)) {}
 
   const ModelInfo& info() const override { return info_; }
   Result<std::unique_ptr<Context>> new_context() const override;
@@ -37,7 +47,7 @@ class RuntimeModel : public LoadedModel, public std::enable_shared_from_this<Run
     std::lock_guard lock(mu_);
     const auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
-    runtime::Options options;
+    runtime::Options options = options_;
     options.threads = threads;
     options.input_shapes[info_.inputs[0].name] = shape;
     auto model = runtime::Model::compile(graph_, options);
@@ -52,6 +62,7 @@ class RuntimeModel : public LoadedModel, public std::enable_shared_from_this<Run
   const std::string label_;  // model_label(path), made once for errors
   const runtime::Graph graph_;
   const ModelInfo info_;
+  const runtime::Options options_;
   mutable std::mutex mu_;
   mutable std::map<PlanKey, std::shared_ptr<const runtime::Model>> plans_;
 };
@@ -118,14 +129,23 @@ class RuntimeBackend : public Backend {
     if (!graph.ok()) return graph.status();
     auto info = model_info(path, *graph);
     if (!info.ok()) return info.status();
+    runtime::Options options;
+    if (Status s = choose_precision(path, *graph, spec.precision, &options); !s) return s;
+    info->precision = runtime::precision_name(options.precision);
+    std::string note = model_label(path) + ": convolutions run in " + info->precision;
+    if (!options.fp32_nodes.empty()) {
+      note += " (" + std::to_string(options.fp32_nodes.size()) + " kept in fp32 by calibration)";
+    }
     // Compile for a batch of one now, so that a model the runtime cannot run fails at load.
     const auto shape = first_shape(info->inputs[0].shape, spec);
-    auto model = std::make_shared<RuntimeModel>(path, std::move(*graph), std::move(*info));
+    auto model = std::make_shared<RuntimeModel>(path, std::move(*graph), std::move(*info),
+                                                std::move(options));
     if (shape) {
       if (auto compiled = model->compiled(*shape, cv::getNumThreads()); !compiled.ok()) {
         return compiled.status();
       }
     }
+    log::info(note + " on the iris runtime");
     return std::shared_ptr<const LoadedModel>(std::move(model));
   }
 
@@ -170,6 +190,38 @@ class RuntimeBackend : public Backend {
 };
 
 }  // namespace
+
+Status choose_precision(const std::string& path, const runtime::Graph& g,
+                        const std::string& precision, runtime::Options* options) {
+  const std::string label = model_label(path);
+  std::optional<runtime::Precision> asked;
+  if (!precision.empty()) {
+    asked = runtime::parse_precision(precision);
+    if (!asked) {
+      return Status::error(label + ": unknown precision '" + precision +
+                           "'; fix: use fp32, bf16 or int8");
+    }
+  }
+  auto calibration = runtime::quantization_of(g);
+  if (!calibration.ok()) return calibration.status();
+  const std::optional<runtime::Quantization>& q = *calibration;
+  options->precision = asked ? *asked : q ? q->precision : runtime::Precision::kFloat32;
+  // A calibration (its ranges, equalization and fallbacks) serves the precision it was made for;
+  // in another the file runs as the plain model it also is.
+  const bool calibrated = q && q->precision == options->precision;
+  if (options->precision == runtime::Precision::kInt8 && !calibrated) {
+    return Status::error(label +
+                         " is not calibrated for int8, which needs the calibrated ranges of its "
+                         "convolutions' inputs; fix: calibrate it with `iris quantize " +
+                         path + " --calib DIR --out FILE` and run FILE, or use fp32 or bf16");
+  }
+  if (calibrated) {
+    options->ranges = q->ranges;
+    options->fp32_nodes = q->fp32_nodes;
+    options->equalize = q->equalize;
+  }
+  return Status();
+}
 
 std::unique_ptr<Backend> make_runtime_backend() { return std::make_unique<RuntimeBackend>(); }
 

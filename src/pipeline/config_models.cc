@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 constexpr std::string_view kModelKeys[] = {"name",
                                            "path",
                                            "backend",
+                                           "precision",
                                            "input_size",
                                            "layout",
                                            "channels",
@@ -34,6 +35,7 @@ constexpr std::string_view kModelKeys[] = {"name",
                                            "queue_capacity",
                                            "instances"};
 constexpr std::string_view kBackends[] = {"opencv", "iris"};
+constexpr std::string_view kPrecisions[] = {"fp32", "bf16", "int8"};
 constexpr std::string_view kLayouts[] = {"nchw", "nhwc"};
 constexpr std::string_view kChannels[] = {"rgb", "bgr"};
 constexpr std::string_view kResizes[] = {"letterbox", "stretch"};
@@ -96,8 +98,22 @@ std::optional<infer::ModelSpec> read_model(Diagnostics& diag, const MapReader& m
   } else if (map.read("path", &m.path)) {
     check_model_file(diag, *map.get("path"), m.path);
   }
+  bool backend_ok = true;  // a wrong backend is reported once, not again by precision
   if (const auto item = map.get("backend")) {
-    if (auto b = read_choice(diag, *item, "backend", kBackends)) m.backend = *b;
+    const auto b = read_choice(diag, *item, "backend", kBackends);
+    backend_ok = b.has_value();
+    if (b) m.backend = *b;
+  }
+  if (const auto item = map.get("precision")) {
+    const auto p = read_choice(diag, *item, "precision", kPrecisions);
+    if (p && m.backend == "iris") {
+      m.precision = *p;
+    } else if (p && backend_ok) {
+      diag.error(
+          item->mark, item->path,
+          "precision applies to backend: iris, and this model runs on backend: " + m.backend +
+              ", which computes in fp32; fix: add backend: iris, or drop precision");
+    }
   }
   if (const auto item = map.get("input_size")) {
     if (auto wh = read_numbers(diag, *item, 2, Range::closed(1, 8192),

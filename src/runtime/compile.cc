@@ -11,8 +11,11 @@
 // space (greedy first fit, largest first). Eltwise and binary ops, and the copy that feeds a
 // Conv's residual sum, write over their input when it dies there.
 //
-// Precision is per node by construction: a later int8/bf16 mode sets the data type of a Conv's
-// memory descriptors here and inserts the reorders at boundaries the same way layouts do.
+// Precision: in BF16 and INT8 modes the Convs compute in bf16 or int8 (u8/s8 data with per-tensor
+// scales from calibration, s8 weights with per-channel scales); everything else stays FP32. A
+// data type is part of a tensor's layout, so the reorders that change layouts also convert
+// (quantize, dequantize); a Conv writes bf16/int8 only when every reader is a Conv of the same
+// precision, so chains of Convs pass low-precision tensors with no conversion between them.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -50,10 +53,11 @@ Md plain_md(const Shape& s) {
   return Md(d, kF32, strides_of(d));
 }
 
-// Dense row-major, whatever the strides of size-1 axes.
+// Dense row-major FP32, whatever the strides of size-1 axes.
 bool is_plain(const Md& md) {
   const dnnl_memory_desc_t& c = md.data;
-  if (c.format_kind != dnnl_blocked || c.offset0 != 0 || c.format_desc.blocking.inner_nblks != 0) {
+  if (c.data_type != dnnl_f32 || c.format_kind != dnnl_blocked || c.offset0 != 0 ||
+      c.format_desc.blocking.inner_nblks != 0) {
     return false;
   }
   int64_t expect = 1;
@@ -127,6 +131,24 @@ std::vector<std::tuple<algorithm, float, float>> eltwise_of(const Activation& a)
   return {};
 }
 
+// How profiles name a tensor's data type.
+std::string type_name(dnnl::memory::data_type t) {
+  using T = dnnl::memory::data_type;
+  return t == T::bf16 ? "bf16" : t == T::s8 || t == T::u8 ? "int8" : "fp32";
+}
+
+// Per output channel c of weights stored as [C, n] (conv weights in file order, groups
+// flattened): the step of a symmetric s8 quantization, max|w| / 127.
+std::vector<float> channel_steps(const float* w, int64_t channels, int64_t n) {
+  std::vector<float> steps(channels);
+  for (int64_t c = 0; c < channels; ++c) {
+    float m = 0;
+    for (int64_t i = 0; i < n; ++i) m = std::max(m, std::abs(w[c * n + i]));
+    steps[c] = m > 0 ? m / 127 : 1;
+  }
+  return steps;
+}
+
 const char* act_name(Act a) {
   switch (a) {
     case Act::kRelu:
@@ -167,10 +189,18 @@ const char* act_name(Act a) {
 
 class Compiler {
  public:
-  explicit Compiler(Model::Plan& p) : p_(p), g_(p.graph), stream_(cpu_engine()) {}
+  Compiler(Model::Plan& p, const Options& options)
+      : p_(p), g_(p.graph), options_(options), stream_(cpu_engine()) {}
 
   Status run() {
     slot_of_.assign(g_.values.size(), -1);
+    readers_.assign(g_.values.size(), {});
+    for (const Node& n : g_.nodes) {
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        if (n.inputs[k] >= 0) readers_[n.inputs[k]].push_back({&n, k});
+      }
+    }
+    for (int id : g_.outputs) readers_[id].push_back({nullptr, 0});
     for (int id : g_.inputs) {
       const Value& v = g_.values[id];
       slot_of_[id] = new_slot(v.dtype, v.shape);
@@ -232,13 +262,15 @@ class Compiler {
 
   const Slot& slot(int i) const { return p_.slots[i]; }
 
-  // `s` in layout `md`: itself, or a reordered copy (made once per tensor and layout).
-  int as_md(int s, const Md& md) {
-    if (slot(s).md == md) return s;
+  // `s` in layout `md` (and, for s8/u8, `scale`): itself, or a reordered copy (made once per
+  // tensor and layout).
+  int as_md(int s, const Md& md, float scale = 1) {
+    if (slot(s).md == md && slot(s).scale == scale) return s;
     for (const auto& [from, to] : reordered_) {
-      if (from == s && slot(to).md == md) return to;
+      if (from == s && slot(to).md == md && slot(to).scale == scale) return to;
     }
     const int to = new_slot(DType::kFloat32, slot(s).shape, md);
+    p_.slots[to].scale = scale;
     add_reorder(s, to, "Reorder");
     reordered_.push_back({s, to});
     return to;
@@ -247,6 +279,71 @@ class Compiler {
   int plain(int s) {
     if (slot(s).dtype != DType::kFloat32 || is_plain(slot(s).md)) return s;
     return as_md(s, plain_md(slot(s).shape));
+  }
+
+  // ---- precision ----
+
+  // What a Conv computes in: the mode's precision unless it falls back (named in fp32_nodes, or
+  // INT8 without a calibrated range for its input).
+  Precision precision_of(const Node& n) const {
+    const Precision p = options_.precision;
+    if (p == Precision::kFloat32 || (n.op != "Conv" && n.op != "ConvTranspose") ||
+        options_.fp32_nodes.count(layer_of(n, "", {}).name)) {
+      return Precision::kFloat32;
+    }
+    if (p == Precision::kInt8 &&
+        (n.op != "Conv" || !options_.ranges.count(g_.values[n.inputs[0]].name))) {
+      return Precision::kFloat32;
+    }
+    return p;
+  }
+
+  // Whether every reader of value `id` is a Conv in precision `p` taking it as its data.
+  bool read_as_low(int id, Precision p) const {
+    const auto& readers = readers_[id];
+    return !readers.empty() && std::all_of(readers.begin(), readers.end(), [&](const auto& r) {
+      return r.first && r.second == 0 && precision_of(*r.first) == p;
+    });
+  }
+
+  // INT8 type and step of value `id` from its calibrated range: u8 when it is never negative.
+  std::pair<dnnl::memory::data_type, float> quantized(int id) const {
+    const Range& r = options_.ranges.at(g_.values[id].name);
+    const bool u8 = r.min >= 0;
+    const float step = r.threshold > 0 ? r.threshold / (u8 ? 255 : 127) : 1;
+    return {u8 ? dnnl::memory::data_type::u8 : dnnl::memory::data_type::s8, step};
+  }
+
+  // Cross-layer equalization (Options::equalize): a Conv writing an equalized value divides its
+  // output channel c (weights and bias) by the value's scale c, and a Conv reading one
+  // multiplies its input channel c by it. Exact in FP32; `w` and `b` stay empty when neither
+  // applies.
+  Status equalized(const Node& n, const Operands& a, std::vector<float>* w,
+                   std::vector<float>* b) const {
+    const auto out = options_.equalize.find(g_.values[n.outputs[0]].name);
+    const auto in = options_.equalize.find(g_.values[n.inputs[0]].name);
+    const bool divide = out != options_.equalize.end(), multiply = in != options_.equalize.end();
+    if (!divide && !multiply) return {};
+    const Shape& ws = a.shape(1);
+    const int64_t oc = ws[0], icg = ws[1], k = element_count(ws) / (oc * icg);
+    const bool fits =
+        n.op == "Conv" && (!divide || static_cast<int64_t>(out->second.size()) == oc) &&
+        (!multiply ||
+         (n.attr_int("group", 1) == 1 && static_cast<int64_t>(in->second.size()) == icg));
+    if (!fits) {
+      return a.error("does not fit its calibration's channel equalization; fix: quantize the " +
+                     std::string("original model again with `iris quantize`"));
+    }
+    w->assign(a.in[1].as<float>(), a.in[1].as<float>() + element_count(ws));
+    if (a.has(2)) b->assign(a.in[2].as<float>(), a.in[2].as<float>() + oc);
+    for (int64_t o = 0; o < oc; ++o) {
+      for (int64_t i = 0; i < icg; ++i) {
+        const float f = (divide ? 1 / out->second[o] : 1.0f) * (multiply ? in->second[i] : 1.0f);
+        for (int64_t j = 0; j < k; ++j) (*w)[(o * icg + i) * k + j] *= f;
+      }
+      if (divide && !b->empty()) (*b)[o] /= out->second[o];
+    }
+    return {};
   }
 
   // ---- steps ----
@@ -275,9 +372,16 @@ class Compiler {
   }
 
   void add_reorder(int from, int to, const std::string& op, bool elidable = false) {
+    dnnl::primitive_attr attr = this->attr();
+    if (slot(from).scale != slot(to).scale) {
+      attr.set_output_scales(0, {slot(from).scale / slot(to).scale});
+    }
     const dnnl::reorder::primitive_desc pd(cpu_engine(), slot(from).md, cpu_engine(), slot(to).md,
-                                           attr());
-    Layer layer{.name = "reorder", .op = op, .shape = slot(to).shape};
+                                           attr);
+    Layer layer{.name = "reorder",
+                .op = op,
+                .precision = type_name(slot(to).md.data_type()),
+                .shape = slot(to).shape};
     Step& st = add_primitive(pd, layer);
     st.args = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
     if (elidable && slot(from).md == slot(to).md) {
@@ -287,11 +391,12 @@ class Compiler {
     }
   }
 
-  // Constant data in layout `to` (weights), reordered once now.
-  dnnl::memory constant_memory(const void* data, const Md& from, const Md& to) {
+  // Constant data in layout `to` (weights), reordered once now; `attr` may quantize it.
+  dnnl::memory constant_memory(const void* data, const Md& from, const Md& to,
+                               const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
     dnnl::memory src(from, cpu_engine(), const_cast<void*>(data));
     dnnl::memory dst(to, cpu_engine());
-    dnnl::reorder(src, dst).execute(stream_, src, dst);
+    dnnl::reorder(dnnl::reorder::primitive_desc(src, dst, attr)).execute(stream_, src, dst);
     stream_.wait();
     p_.weights.push_back(dst);
     p_.weight_bytes += to.get_size();
@@ -366,6 +471,10 @@ class Compiler {
     const std::vector<int64_t> kernel(ws.begin() + 2, ws.end());
     auto win = deconv ? deconv_window(a, xs, kernel) : conv_window(a, xs, kernel, false);
     if (!win.ok()) return win.status();
+    std::vector<float> w_eq, b_eq;
+    if (Status s = equalized(n, a, &w_eq, &b_eq); !s.ok()) return s;
+    const float* weights = w_eq.empty() ? a.in[1].as<float>() : w_eq.data();
+    const float* bias_data = !a.has(2) ? nullptr : b_eq.empty() ? a.in[2].as<float>() : b_eq.data();
     const int64_t group = n.attr_int("group", 1);
     const int64_t ic = xs[1], oc = ys[1];
     Dims dil;
@@ -391,26 +500,58 @@ class Compiler {
     wstrides.insert(wstrides.end(), kstrides.begin(), kstrides.end());
     const Md w_user(wd, kF32, wstrides);
 
+    // Precision: the input's type and step, the output's (low only when every reader is a
+    // Conv of the same precision that takes it as its data), and for INT8 the weights' steps.
+    const Precision prec = precision_of(n);
+    const auto low = prec == Precision::kBFloat16 ? dnnl::memory::data_type::bf16 : kF32;
+    auto [src_type, src_step] =
+        prec == Precision::kInt8 ? quantized(n.inputs[0]) : std::pair{low, 1.0f};
+    const bool sum = std::any_of(n.post_ops.begin(), n.post_ops.end(),
+                                 [](const PostOp& p) { return p.kind == PostOp::kSum; });
+    const bool low_out = prec != Precision::kFloat32 && !sum && read_as_low(n.outputs[0], prec);
+    auto [dst_type, dst_step] = !low_out                   ? std::pair{kF32, 1.0f}
+                                : prec == Precision::kInt8 ? quantized(n.outputs[0])
+                                                           : std::pair{low, 1.0f};
+    // INT8: the s32 product of channel c times src_step * w_steps[c] is its real value; an
+    // int8 output divides by dst_step, after the activations when there are any.
+    std::vector<float> w_steps, product_steps, scales;
+    const bool int8_out = dst_type != kF32 && prec == Precision::kInt8;
+    const bool last_act = !n.post_ops.empty() && n.post_ops.back().kind == PostOp::kActivation;
+    if (prec == Precision::kInt8) {
+      w_steps = channel_steps(weights, oc, ws[1] * kprod);
+      for (float w : w_steps) product_steps.push_back(src_step * w);
+      scales = product_steps;
+      if (int8_out && !last_act) {
+        for (float& sc : scales) sc /= dst_step;
+      }
+    }
+
     dnnl::post_ops po;
     std::string name = n.op;
     int summand = -1;
-    for (const PostOp& p : n.post_ops) {
+    for (size_t k = 0; k < n.post_ops.size(); ++k) {
+      const PostOp& p = n.post_ops[k];
       if (p.kind == PostOp::kSum) {
         po.append_sum(1.0f);
         summand = n.inputs[p.summand];
         name += "+Sum";
         continue;
       }
-      for (const auto& [alg, alpha, beta] : eltwise_of(p.activation)) {
-        po.append_eltwise(1.0f, alg, alpha, beta);
+      const auto algs = eltwise_of(p.activation);
+      for (size_t e = 0; e < algs.size(); ++e) {
+        const auto [alg, alpha, beta] = algs[e];
+        const bool final = int8_out && k + 1 == n.post_ops.size() && e + 1 == algs.size();
+        po.append_eltwise(final ? 1 / dst_step : 1.0f, alg, alpha, beta);
       }
       name += std::string("+") + act_name(p.activation.act);
     }
     dnnl::primitive_attr attr = this->attr();
     attr.set_post_ops(po);
+    if (prec == Precision::kInt8) attr.set_output_scales(1 << 1, scales);
 
-    const Md src_any(dims_of(xs), kF32, kAny), dst_any(dims_of(ys), kF32, kAny);
-    const Md w_any(wd, kF32, kAny), b_md({oc}, kF32, dnnl::memory::format_tag::x);
+    const Md src_any(dims_of(xs), src_type, kAny), dst_any(dims_of(ys), dst_type, kAny);
+    const auto w_type = prec == Precision::kInt8 ? dnnl::memory::data_type::s8 : low;
+    const Md w_any(wd, w_type, kAny), b_md({oc}, kF32, dnnl::memory::format_tag::x);
     const bool bias = a.has(2);
     dnnl::primitive_desc pd;
     Md src_md, w_md, dst_md;
@@ -433,8 +574,9 @@ class Compiler {
     } else {
       make_pd(dnnl::convolution_forward(), algorithm::convolution_direct);
     }
-    const int x = as_md(value_slot(n.inputs[0]), src_md);
+    const int x = as_md(value_slot(n.inputs[0]), src_md, src_step);
     const int y = new_slot(DType::kFloat32, ys, dst_md);
+    p_.slots[y].scale = dst_step;
     if (summand >= 0) {
       // The sum post-op adds onto the destination: start it as a copy of the summand, which
       // the memory plan elides when the summand dies here.
@@ -445,10 +587,24 @@ class Compiler {
                : 2.0 * ys[0] * oc * element_count({ys.begin() + 2, ys.end()}) * icg * kprod;
     Layer layer = layer_of(n, name, ys);
     layer.flops = flops;
+    layer.precision = precision_name(prec);
     Step& st = add_primitive(pd, layer);
     st.args = {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}};
-    st.fixed.push_back({DNNL_ARG_WEIGHTS, constant_memory(a.in[1].data, w_user, w_md)});
-    if (bias) st.fixed.push_back({DNNL_ARG_BIAS, constant_memory(a.in[2].data, b_md, b_md)});
+    dnnl::primitive_attr w_attr;
+    if (prec == Precision::kInt8) {
+      std::vector<float> inv;
+      for (float w : w_steps) inv.push_back(1 / w);
+      w_attr.set_output_scales(group > 1 ? 3 : 1, inv);
+    }
+    st.fixed.push_back({DNNL_ARG_WEIGHTS, constant_memory(weights, w_user, w_md, w_attr)});
+    if (bias && prec == Precision::kInt8) {
+      // oneDNN adds the bias to the s32 product before scaling: the bias in product steps.
+      std::vector<float> b(oc);
+      for (int64_t c = 0; c < oc; ++c) b[c] = bias_data[c] / product_steps[c];
+      st.fixed.push_back({DNNL_ARG_BIAS, constant_memory(b.data(), b_md, b_md)});
+    } else if (bias) {
+      st.fixed.push_back({DNNL_ARG_BIAS, constant_memory(bias_data, b_md, b_md)});
+    }
     slot_of_[n.outputs[0]] = y;
     return {};
   }
@@ -813,6 +969,9 @@ class Compiler {
 
   Model::Plan& p_;
   Graph& g_;
+  const Options& options_;
+  std::vector<std::vector<std::pair<const Node*, size_t>>> readers_;  // per value: (node, input)
+                                                                      // or (nullptr: an output)
   dnnl::stream stream_;
   std::vector<int> slot_of_;                    // value id -> slot
   std::vector<std::pair<int, int>> reordered_;  // (slot, its reordered copy)
@@ -903,6 +1062,25 @@ void plan_memory(Model::Plan& p) {
 
 }  // namespace
 
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kBFloat16:
+      return "bf16";
+    case Precision::kInt8:
+      return "int8";
+    case Precision::kFloat32:
+      break;
+  }
+  return "fp32";
+}
+
+std::optional<Precision> parse_precision(std::string_view name) {
+  for (Precision p : {Precision::kFloat32, Precision::kBFloat16, Precision::kInt8}) {
+    if (name == precision_name(p)) return p;
+  }
+  return std::nullopt;
+}
+
 Model::Model(std::unique_ptr<Plan> plan) : plan_(std::move(plan)) {}
 Model::~Model() = default;
 
@@ -920,10 +1098,20 @@ Result<std::shared_ptr<const Model>> Model::compile(const Graph& graph, const Op
   if (Status s = infer_shapes(plan->graph, options.input_shapes); !s.ok()) return s;
   fuse(plan->graph);
   prune(plan->graph);
+  for (const std::string& name : options.extra_outputs) {
+    Graph& g = plan->graph;
+    const auto it = std::find_if(g.values.begin(), g.values.end(),
+                                 [&](const Value& v) { return v.name == name; });
+    if (it == g.values.end() || it->dtype != DType::kFloat32) {
+      return Status::error(graph.label + " has no float value '" + name +
+                           "' after fusion to return; fix: name a Conv's input or output");
+    }
+    g.outputs.push_back(static_cast<int>(it - g.values.begin()));
+  }
   // Kernels size their work split by the thread count they are created under.
   ThreadScope threads(options.threads);
   try {
-    Compiler compiler(*plan);
+    Compiler compiler(*plan, options);
     if (Status s = compiler.run(); !s.ok()) return s;
   } catch (const dnnl::error& e) {
     return Status::error(graph.label + ": oneDNN failed to set up the model (" +

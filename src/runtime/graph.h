@@ -90,6 +90,7 @@ struct Graph {
   std::vector<int> inputs;  // value ids of the runtime inputs (not initializers)
   std::vector<int> outputs;
   std::vector<Shape> declared_outputs;  // output shapes as the file declares them, -1 where free
+  std::map<std::string, std::string> metadata;  // the file's metadata_props (quantize.h reads it)
 
   int add_value(Value v);
   // A new constant value named after `hint`.

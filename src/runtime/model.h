@@ -16,7 +16,10 @@
 
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -25,10 +28,35 @@
 
 namespace iris::runtime {
 
+enum class Precision { kFloat32, kBFloat16, kInt8 };
+const char* precision_name(Precision p);  // "fp32", "bf16", "int8"
+std::optional<Precision> parse_precision(std::string_view name);
+
+// The calibrated range of a float value: what an INT8 layer reading it quantizes. `threshold`
+// is the largest magnitude kept (values beyond saturate); a value never below 0 (`min` >= 0)
+// is quantized unsigned, with twice the resolution.
+struct Range {
+  float min = 0;
+  float threshold = 0;
+};
+
 struct Options {
   int threads = 0;  // OpenMP threads per run(); 0: OpenMP's default (one per core)
   // Shapes that replace the declared input shapes, by input name; free dimensions must be given.
   std::map<std::string, Shape> input_shapes;
+  // Convolutions run in this precision; every other op stays FP32. BF16 needs avx512_bf16, INT8
+  // a Range for the Conv's input (a Conv without one stays FP32).
+  Precision precision = Precision::kFloat32;
+  std::map<std::string, Range> ranges;  // by value name, after fusion (quantize.h)
+  std::set<std::string> fp32_nodes;     // per-layer fallback: Convs kept FP32, by node name
+  // Cross-layer equalization, by value name: channel c of the value is divided by scale c (by
+  // the Conv that writes it) and its readers' weights multiplied by it, so that one INT8 step
+  // suits every channel. Only for a value a Conv writes (at most a Relu fused) and only Convs
+  // read; quantize.h picks them.
+  std::map<std::string, std::vector<float>> equalize;
+  // Values (by name, after fusion) returned after the model's own outputs, as FP32: what
+  // calibration and per-layer comparisons read.
+  std::vector<std::string> extra_outputs;
 };
 
 struct TensorSpec {
@@ -42,8 +70,9 @@ struct Layer {
   std::string name;    // the node's name, or its first output's
   std::string op;      // "Conv", "Conv+Swish", "Conv+Sum+Relu", "Reorder", ...
   std::string kernel;  // oneDNN's implementation ("brg:avx512_core", "jit:uni") or "plain"
-  double flops = 0;    // multiply-adds count 2; 0 where not meaningful
-  Shape shape;         // output shape
+  std::string precision = "fp32";  // what it computes in: "fp32", "bf16", "int8"
+  double flops = 0;                // multiply-adds count 2; 0 where not meaningful
+  Shape shape;                     // output shape
 };
 
 class Context;

@@ -226,6 +226,7 @@ class Importer {
     for (const auto& op : m_.opset_import()) {
       if (op.domain().empty() || op.domain() == "ai.onnx") g_.opset = op.version();
     }
+    for (const auto& kv : m_.metadata_props()) g_.metadata[kv.key()] = kv.value();
     const auto& graph = m_.graph();
     if (graph.output_size() == 0) {
       return Status::error(g_.label + " has no graph outputs; fix: export the model again");

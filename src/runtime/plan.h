@@ -38,7 +38,9 @@ class ThreadScope {
 struct Slot {
   DType dtype = DType::kFloat32;
   Shape shape;
-  dnnl::memory::desc md;  // float tensors: the physical layout; others: empty (dense row-major)
+  dnnl::memory::desc md;  // float tensors: the physical layout and data type (f32, bf16, s8,
+                          // u8); others: empty (dense row-major)
+  float scale = 1;        // s8/u8: the real value of one step
   int buffer = -1;        // arena buffer; -1 for a constant
   const void* constant = nullptr;  // with buffer -1: constant data the Model owns
 

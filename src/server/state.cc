@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/files.h"
 #include "core/text.h"
-#include "events/sink.h"
 
 namespace iris::server {
 namespace {
@@ -136,7 +136,7 @@ Status ApiState::save() const {
                      {"added", added_},
                      {"paused", paused_},
                      {"rules", rules_}};
-  if (Status s = events::replace_file(path_, root.dump(2) + "\n"); !s) {
+  if (Status s = replace_file(path_, root.dump(2) + "\n"); !s) {
     return Status::error("cannot save the API state to " + path_ + " (" + s.message() +
                          "); the change is live but will not survive a restart: check that "
                          "directory's space and permissions, or give --state PATH");

@@ -1,8 +1,10 @@
 // `iris bench model` and `iris profile` as a user runs them, on the tiny models of
-// tests/infer/make_models.py. Checks the shape of the report, never the timings.
+// tests/infer/make_models.py (calibrated for int8 where a test needs one). Checks the shape of
+// the report, never the timings.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "infer/test_models.h"
 #include "support/support.h"
@@ -62,6 +64,58 @@ TEST(BenchCli, JsonHasOneRowPerCombinationInOrder) {
   }
 }
 
+TEST(BenchCli, PrecisionIsADimensionOfTheCombinations) {
+  const std::string model = test_model("bench_convnet.onnx");
+  const auto j = bench_json({model, "--backend", "iris", "--precision", "fp32,bf16", "--batch",
+                             "1,2", "--threads", "1", "--repeat", "2"});
+  ASSERT_EQ(j["rows"].size(), 4u) << j.dump(2);
+  const std::pair<std::string, int> want[4] = {{"fp32", 1}, {"fp32", 2}, {"bf16", 1}, {"bf16", 2}};
+  for (size_t i = 0; i < 4; ++i) {
+    const auto& r = j["rows"][i];
+    SCOPED_TRACE(r.dump());
+    EXPECT_EQ(r["precision"], want[i].first);
+    EXPECT_EQ(r["batch"], want[i].second);
+    EXPECT_EQ(r["status"], "ok");
+  }
+  // Without --precision a model runs in its own: fp32 here, on either backend.
+  for (const std::string backend : {"opencv", "iris"}) {
+    const auto own = bench_json({model, "--backend", backend, "--repeat", "1"});
+    ASSERT_EQ(own["rows"].size(), 1u) << own.dump(2);
+    EXPECT_EQ(own["rows"][0]["precision"], "fp32") << backend;
+  }
+  // A calibrated file's own is int8.
+  testing::TempDir dir;
+  const std::string calibrated = dir.file("convnet_int8.onnx");
+  ASSERT_TRUE(infer::write_calibrated(model, calibrated, {1, 3, 128, 128}).ok());
+  const auto int8 = bench_json({calibrated, "--backend", "iris", "--repeat", "1"});
+  ASSERT_EQ(int8["rows"].size(), 1u) << int8.dump(2);
+  EXPECT_EQ(int8["rows"][0]["precision"], "int8");
+  EXPECT_EQ(int8["rows"][0]["status"], "ok");
+
+  // The table has a precision column.
+  const Output o = run_iris(
+      {"bench", "model", model, "--backend", "iris", "--precision", "bf16", "--repeat", "1"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_TRUE(contains(o.out, "| backend | precision | batch |")) << o.out;
+  EXPECT_TRUE(contains(o.out, "| iris    | bf16      |")) << o.out;
+}
+
+TEST(BenchCli, PrecisionNeedsBackendIrisAndInt8ACalibratedFile) {
+  const std::string model = test_model("bench_convnet.onnx");
+  const Output opencv = run_iris({"bench", "model", model, "--precision", "bf16"});
+  EXPECT_EQ(opencv.code, 2);
+  EXPECT_TRUE(contains(opencv.err,
+                       "--precision applies to --backend iris, and backend opencv computes in "
+                       "fp32; fix: add --backend iris, or drop --precision"))
+      << opencv.err;
+  const Output int8 =
+      run_iris({"bench", "model", model, "--backend", "iris", "--precision", "fp32,int8"});
+  EXPECT_EQ(int8.code, 1);
+  EXPECT_TRUE(contains(int8.err, "model '" + model + "' is not calibrated")) << int8.err;
+  EXPECT_TRUE(contains(int8.err, "calibrate it with `iris quantize " + model));
+  EXPECT_TRUE(int8.out.empty()) << "nothing is timed before every precision loaded:\n" << int8.out;
+}
+
 TEST(BenchCli, FixedBatchOfOneReportsNaForLargerBatches) {
   const std::string model = test_model("yolov5_nchw.onnx");
   const auto j = bench_json({model, "--batch", "1,2", "--threads", "1", "--repeat", "2"});
@@ -77,7 +131,7 @@ TEST(BenchCli, FixedBatchOfOneReportsNaForLargerBatches) {
   EXPECT_EQ(o.code, 0) << o.err;
   EXPECT_TRUE(contains(o.out, "| model"));
   EXPECT_TRUE(contains(o.out, " n/a |"));
-  EXPECT_TRUE(contains(o.out, "n/a: batch 2"));
+  EXPECT_TRUE(contains(o.out, "n/a: fp32, batch 2"));
 }
 
 TEST(BenchCli, FreeImageSidesTakeInput) {
@@ -99,9 +153,10 @@ TEST(BenchCli, FreeImageSidesTakeInput) {
 TEST(BenchCli, BadArgumentsExit2NamingTheFlag) {
   const std::string model = test_model("yolov5_batch.onnx");
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"--batch", "0"},   {"--batch", "a"},     {"--batch", "1,,2"}, {"--batch", ""},
-      {"--threads", "0"}, {"--threads", "1.5"}, {"--repeat", "0"},   {"--warmup", "-1"},
-      {"--input", "64"},  {"--input", "0x64"},  {"--backend", "tpu"}};
+      {"--batch", "0"},        {"--batch", "a"},     {"--batch", "1,,2"},  {"--batch", ""},
+      {"--threads", "0"},      {"--threads", "1.5"}, {"--repeat", "0"},    {"--warmup", "-1"},
+      {"--input", "64"},       {"--input", "0x64"},  {"--backend", "tpu"}, {"--precision", "int4"},
+      {"--precision", "fp32,"}};
   for (const auto& [flag, value] : bad) {
     SCOPED_TRACE(flag + " '" + value + "'");
     const Output o = run_iris({"bench", "model", model, flag, value});
@@ -161,11 +216,50 @@ TEST(ProfileCli, FillsTheBatchAndFreeImageSides) {
   EXPECT_TRUE(contains(fixed.err, "cannot take shape [1, 3, 32, 32]")) << fixed.err;
 }
 
+TEST(ProfileCli, ShowsThePrecisionOfEachLayer) {
+  const std::string model = test_model("bench_convnet.onnx");
+  // The precision a layer computes in: the convolutions' (Conv+Relu here) as asked, the rest fp32.
+  const auto precisions = [](const nlohmann::json& j, bool conv) {
+    std::set<std::string> out;
+    for (const auto& layer : j["layers"]) {
+      if (layer["op"].get<std::string>().starts_with("Conv") == conv) {
+        out.insert(layer["precision"].get<std::string>());
+      }
+    }
+    return out;
+  };
+  const auto fp32 = profile_json({model});
+  EXPECT_EQ(fp32["precision"], "fp32");
+  EXPECT_EQ(precisions(fp32, true), std::set<std::string>{"fp32"});
+  const auto bf16 = profile_json({model, "--precision", "bf16"});
+  EXPECT_EQ(bf16["precision"], "bf16");
+  EXPECT_EQ(precisions(bf16, true), std::set<std::string>{"bf16"}) << bf16.dump(2);
+
+  testing::TempDir dir;
+  const std::string calibrated = dir.file("convnet_int8.onnx");
+  ASSERT_TRUE(infer::write_calibrated(model, calibrated, {1, 3, 128, 128}).ok());
+  const auto int8 = profile_json({calibrated});
+  EXPECT_EQ(int8["precision"], "int8");
+  EXPECT_EQ(precisions(int8, true), std::set<std::string>{"int8"}) << int8.dump(2);
+  EXPECT_EQ(precisions(int8, false).count("bf16"), 0u);
+  EXPECT_EQ(profile_json({calibrated, "--precision", "fp32"})["precision"], "fp32");
+
+  const Output table = run_iris({"profile", model, "--precision", "bf16", "--repeat", "1"});
+  EXPECT_EQ(table.code, 0) << table.err;
+  EXPECT_TRUE(contains(table.out, " precision ")) << table.out;
+  EXPECT_TRUE(contains(table.out, "precision: bf16 (layers: ")) << table.out;
+
+  const Output uncalibrated = run_iris({"profile", model, "--precision", "int8"});
+  EXPECT_EQ(uncalibrated.code, 1);
+  EXPECT_TRUE(contains(uncalibrated.err, "model '" + model + "' is not calibrated"));
+  EXPECT_TRUE(contains(uncalibrated.err, "calibrate it with `iris quantize " + model));
+}
+
 TEST(ProfileCli, BadArgumentsExit2NamingTheFlag) {
   const std::string model = test_model("yolov5_nchw.onnx");
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"--threads", "0"}, {"--batch", "a"},    {"--repeat", "0"},
-      {"--warmup", "-1"}, {"--input", "0x64"}, {"--frobnicate", "1"}};
+      {"--threads", "0"},  {"--batch", "a"},      {"--repeat", "0"},      {"--warmup", "-1"},
+      {"--input", "0x64"}, {"--frobnicate", "1"}, {"--precision", "fp16"}};
   for (const auto& [flag, value] : bad) {
     SCOPED_TRACE(flag + " '" + value + "'");
     const Output o = run_iris({"profile", model, flag, value});

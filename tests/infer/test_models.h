@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "infer/model_spec.h"
+#include "runtime/quantize.h"
 #include "support/support.h"
 
 namespace iris::infer {
@@ -38,6 +41,30 @@ inline ModelSpec test_spec(const std::string& file, const std::string& decoder,
   spec.resize = resize;
   spec.class_names = {"a", "b", "c"};
   return spec;
+}
+
+// Writes `source` (an .onnx file) to `dest` calibrated for int8 as `iris quantize` stores it, with
+// ranges only (no equalization or fallbacks) measured over `samples` random inputs in [0, 1) of
+// `shape` (a batch of one).
+inline Status write_calibrated(const std::string& source, const std::string& dest,
+                               const runtime::Shape& shape, int samples = 8) {
+  auto graph = runtime::import_onnx_file(source);
+  if (!graph.ok()) return graph.status();
+  runtime::Options options;
+  options.input_shapes[graph->values[graph->inputs[0]].name] = shape;
+  auto calibrator = runtime::Calibrator::create(*graph, options);
+  if (!calibrator.ok()) return calibrator.status();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uniform(0, 1);
+  auto input = runtime::HostTensor::zeros(runtime::DType::kFloat32, shape);
+  for (int i = 0; i < samples; ++i) {
+    for (int64_t k = 0; k < input.count(); ++k) input.data<float>()[k] = uniform(rng);
+    if (Status s = calibrator->add({runtime::View::of(input)}); !s.ok()) return s;
+  }
+  runtime::Quantization q;
+  q.samples = calibrator->samples();
+  q.ranges = calibrator->ranges(q.method);
+  return runtime::write_quantized_model(source, dest, q);
 }
 
 // The infer tests check messages with support.h's substring check.

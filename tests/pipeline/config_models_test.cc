@@ -193,6 +193,38 @@ TEST_F(ConfigModelsTest, OmittedKeysTakeTheDocumentedDefaults) {
   EXPECT_DOUBLE_EQ(s.padding, 0.0);
 }
 
+TEST_F(ConfigModelsTest, PrecisionIsForBackendIris) {
+  // Line 2 is the model; its detector stream follows.
+  const auto with_model = [](const std::string& model) {
+    return "models:\n  - {name: det, path: DIR/det.onnx, decoder: yolov8" + model +
+           "}\nstreams:\n  - {name: cam, url: DIR/clip.mp4, detector: {type: dnn, model: det}}\n";
+  };
+  for (const std::string p : {"fp32", "bf16", "int8"}) {
+    auto spec = parse(with_model(", backend: iris, precision: " + p));
+    ASSERT_TRUE(spec.ok()) << spec.status().message();
+    EXPECT_EQ(model_named(*spec, "det").precision, p);
+  }
+  // Omitted: the file's own, which the backend reads at load.
+  auto own = parse(with_model(", backend: iris"));
+  ASSERT_TRUE(own.ok()) << own.status().message();
+  EXPECT_EQ(model_named(*own, "det").precision, "");
+
+  EXPECT_TRUE(contains(error(with_model(", backend: iris, precision: int4")),
+                       "models[0].precision: unknown precision 'int4' (did you mean "
+                       "'int8'?); choose one of: fp32, bf16, int8"));
+  const std::string opencv =
+      "precision applies to backend: iris, and this model runs on backend: opencv, which "
+      "computes in fp32; fix: add backend: iris, or drop precision";
+  const std::string on_opencv = error(with_model(", precision: bf16"));
+  EXPECT_TRUE(contains(on_opencv, "m.yaml:2:")) << on_opencv;
+  EXPECT_TRUE(contains(on_opencv, "models[0].precision: " + opencv));
+  EXPECT_TRUE(contains(error(with_model(", backend: opencv, precision: fp32")), opencv));
+  // A wrong backend is reported once, as itself.
+  const std::string typo = error(with_model(", backend: irs, precision: bf16"));
+  EXPECT_TRUE(contains(typo, "models[0].backend: unknown backend 'irs'"));
+  EXPECT_FALSE(contains(typo, "precision applies")) << typo;
+}
+
 TEST_F(ConfigModelsTest, UnknownModelInADetectorListsTheKnownOnes) {
   EXPECT_TRUE(contains(error(config("{type: dnn, model: yolo}")),
                        "m.yaml:8:34: streams[0].detector.model: no model named 'yolo' in "

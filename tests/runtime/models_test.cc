@@ -237,5 +237,91 @@ TEST(RuntimeModels, LoadModelRunsADetectorWithBackendIris) {
   }
 }
 
+// What one context of `model` answers to `input` (empty, after a failure, when it fails).
+std::vector<Tensor> answer(const LoadedModel& model, const Tensor& input) {
+  auto ctx = model.new_context();
+  if (!ctx.ok()) {
+    ADD_FAILURE() << ctx.status().message();
+    return {};
+  }
+  auto out = (*ctx)->infer(input);
+  if (!out.ok()) {
+    ADD_FAILURE() << out.status().message();
+    return {};
+  }
+  return std::move(*out);
+}
+
+// The largest difference of `got` from `want`, per output relative to its largest magnitude.
+float worst_difference(const std::vector<Tensor>& got, const std::vector<Tensor>& want) {
+  EXPECT_EQ(got.size(), want.size());
+  float worst = 0;
+  for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+    const Tensor &g = got[i], &w = want[i];
+    EXPECT_EQ(g.shape, w.shape) << w.name;
+    if (g.data.size() != w.data.size()) return INFINITY;
+    float scale = 1e-6f;
+    for (float v : w.data) scale = std::max(scale, std::fabs(v));
+    for (size_t k = 0; k < g.data.size(); ++k) {
+      worst = std::max(worst, std::fabs(g.data[k] - w.data[k]) / scale);
+    }
+  }
+  return worst;
+}
+
+ModelSpec with_precision(const std::string& path, const std::string& precision) {
+  ModelSpec spec = spec_of(path);
+  spec.precision = precision;
+  return spec;
+}
+
+TEST(RuntimeModels, Bf16RunsCloseToFp32) {
+  const std::string path = bundled("face_detection_front_128x128_barracuda.onnx");
+  ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing; run scripts/fetch_models.sh";
+  auto fp32 = load("iris", spec_of(path));
+  auto bf16 = load("iris", with_precision(path, "bf16"));
+  ASSERT_TRUE(fp32.ok()) << fp32.status().message();
+  ASSERT_TRUE(bf16.ok()) << bf16.status().message();
+  EXPECT_EQ((*fp32)->info().precision, "fp32");
+  EXPECT_EQ((*bf16)->info().precision, "bf16");
+  const Tensor input = random_input({1, 128, 128, 3}, 11);
+  const float worst = worst_difference(answer(**bf16, input), answer(**fp32, input));
+  EXPECT_GT(worst, 0) << "bf16 rounds, so its answer cannot equal fp32's bit for bit";
+  EXPECT_LT(worst, 0.02f);
+}
+
+TEST(RuntimeModels, Int8NeedsACalibratedFile) {
+  const std::string path = test_model("bench_convnet.onnx");
+  auto m = load("iris", with_precision(path, "int8"));
+  ASSERT_FALSE(m.ok());
+  EXPECT_TRUE(contains(m.status().message(), "model '" + path + "' is not calibrated"))
+      << m.status().message();
+  EXPECT_TRUE(contains(m.status().message(), "fix: calibrate it with `iris quantize " + path +
+                                                 " --calib DIR --out FILE`"));
+  auto unknown = load("iris", with_precision(path, "int4"));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_TRUE(contains(unknown.status().message(), "unknown precision 'int4'; fix: use fp32, "));
+}
+
+TEST(RuntimeModels, CalibratedFileRunsInItsOwnPrecisionUnlessAskedOtherwise) {
+  const std::string path = test_model("bench_convnet.onnx");
+  testing::TempDir dir;
+  const std::string calibrated = dir.file("convnet_int8.onnx");
+  ASSERT_TRUE(write_calibrated(path, calibrated, {1, 3, 128, 128}).ok());
+  auto fp32 = load("iris", spec_of(path));
+  auto own = load("iris", spec_of(calibrated));
+  auto asked = load("iris", with_precision(calibrated, "fp32"));
+  ASSERT_TRUE(fp32.ok() && own.ok() && asked.ok());
+  EXPECT_EQ((*own)->info().precision, "int8");
+  EXPECT_EQ((*asked)->info().precision, "fp32");
+  const Tensor input = random_input({1, 3, 128, 128}, 12);
+  const std::vector<Tensor> want = answer(**fp32, input);
+  const float worst = worst_difference(answer(**own, input), want);
+  EXPECT_GT(worst, 0) << "int8 rounds, so its answer cannot equal fp32's bit for bit";
+  EXPECT_LT(worst, 0.03f);
+  // The calibration is only metadata: asked for fp32, the file answers as the original does.
+  EXPECT_EQ(worst_difference(answer(**asked, input), want), 0);
+}
+
 }  // namespace
 }  // namespace iris::infer

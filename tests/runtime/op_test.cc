@@ -125,18 +125,16 @@ std::string GraphBuilder::bytes() const {
   return m.SerializeAsString();
 }
 
-Result<std::shared_ptr<const Model>> GraphBuilder::compile(int threads) const {
+Result<std::shared_ptr<const Model>> GraphBuilder::compile(const Options& options) const {
   auto g = import_onnx(bytes(), "model 'test'");
   if (!g.ok()) return g.status();
-  Options options;
-  options.threads = threads;
   return Model::compile(*g, options);
 }
 
-std::vector<HostTensor> GraphBuilder::run(int threads) const {
+std::vector<HostTensor> GraphBuilder::run(const Options& options) const {
   // On failure: one empty tensor per output, so that callers can index and compare.
   const std::vector<HostTensor> failed(outputs_.size(), HostTensor::zeros(DType::kFloat32, {0}));
-  auto model = compile(threads);
+  auto model = compile(options);
   if (!model.ok()) {
     ADD_FAILURE() << model.status().message();
     return failed;
@@ -230,6 +228,51 @@ void for_each_index(const Shape& shape, const std::function<void(const std::vect
       idx[d] = 0;
     }
   }
+}
+
+// Direct convolution in double. pads: begin..., end...
+HostTensor conv_ref(const HostTensor& x, const HostTensor& w, const HostTensor* b,
+                    const Ints& strides, const Ints& pads, const Ints& dil, int64_t group) {
+  const Shape& xs = x.shape;
+  const Shape& ws = w.shape;
+  const size_t sp = xs.size() - 2;
+  Shape ys{xs[0], ws[0]};
+  for (size_t i = 0; i < sp; ++i) {
+    const int64_t dk = (ws[2 + i] - 1) * dil[i] + 1;
+    ys.push_back((xs[2 + i] + pads[i] + pads[sp + i] - dk) / strides[i] + 1);
+  }
+  HostTensor y = HostTensor::zeros(DType::kFloat32, ys);
+  const auto xst = row_strides(xs), wst = row_strides(ws);
+  const int64_t icg = ws[1], ocg = ws[0] / group;
+  const Shape kshape(ws.begin() + 2, ws.end());
+  int64_t at = 0;
+  for_each_index(ys, [&](const std::vector<int64_t>& o) {
+    const int64_t n = o[0], oc = o[1], g = oc / ocg;
+    double sum = b ? b->data<float>()[oc] : 0.0;
+    for (int64_t ic = 0; ic < icg; ++ic) {
+      for_each_index(kshape, [&](const std::vector<int64_t>& k) {
+        int64_t xo = n * xst[0] + (g * icg + ic) * xst[1];
+        for (size_t i = 0; i < sp; ++i) {
+          const int64_t p = o[2 + i] * strides[i] - pads[i] + k[i] * dil[i];
+          if (p < 0 || p >= xs[2 + i]) return;
+          xo += p * xst[2 + i];
+        }
+        int64_t wo = oc * wst[0] + ic * wst[1];
+        for (size_t i = 0; i < sp; ++i) wo += k[i] * wst[2 + i];
+        sum += static_cast<double>(x.data<float>()[xo]) * w.data<float>()[wo];
+      });
+    }
+    y.data<float>()[at++] = static_cast<float>(sum);
+  });
+  return y;
+}
+
+// `f` of every element.
+HostTensor map(const HostTensor& t, const std::function<double(double)>& f) {
+  HostTensor r = t;
+  for (int64_t i = 0; i < t.count(); ++i)
+    r.data<float>()[i] = static_cast<float>(f(t.data<float>()[i]));
+  return r;
 }
 
 }  // namespace iris::runtime

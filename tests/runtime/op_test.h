@@ -52,8 +52,12 @@ class GraphBuilder {
 
   std::string bytes() const;
   // Imports, compiles and runs the graph; failures are test failures.
-  std::vector<HostTensor> run(int threads = 1) const;
-  Result<std::shared_ptr<const Model>> compile(int threads = 1) const;
+  std::vector<HostTensor> run(int threads = 1) const { return run(Options{.threads = threads}); }
+  std::vector<HostTensor> run(const Options& options) const;
+  Result<std::shared_ptr<const Model>> compile(int threads = 1) const {
+    return compile(Options{.threads = threads});
+  }
+  Result<std::shared_ptr<const Model>> compile(const Options& options) const;
   const std::vector<HostTensor>& feeds() const { return feeds_; }
 
  private:
@@ -85,6 +89,12 @@ std::vector<int64_t> broadcast_strides_of(const Shape& s, const Shape& out);
 std::vector<int64_t> row_strides(const Shape& s);
 // Calls f(index) for every index of `shape` in row-major order.
 void for_each_index(const Shape& shape, const std::function<void(const std::vector<int64_t>&)>& f);
+
+// Direct convolution in double (grouped, strided, dilated, any rank); pads: begin..., end....
+HostTensor conv_ref(const HostTensor& x, const HostTensor& w, const HostTensor* b,
+                    const Ints& strides, const Ints& pads, const Ints& dil, int64_t group);
+// `f` of every element.
+HostTensor map(const HostTensor& t, const std::function<double(double)>& f);
 
 // Runs `body(fold)` for fold = false and true, naming the mode in failures.
 inline void both_modes(const std::function<void(bool)>& body) {
