@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -20,7 +19,6 @@
 #include "apps/iris/commands.h"
 #include "core/text.h"
 #include "infer/backend.h"
-#include "runtime/model.h"
 
 namespace iris::app {
 
@@ -97,14 +95,10 @@ std::optional<BenchArgs> parse(const Args& args) {
       return value.empty() ? "backend name such as opencv" : "";
     }
     if (flag == "--precision") {
-      a.precisions.clear();
-      for (std::string_view field : split_fields(value)) {
-        if (!runtime::parse_precision(field)) {
-          return "comma-separated list of precisions (fp32, bf16, int8), such as fp32,bf16";
-        }
-        a.precisions.emplace_back(field);
-      }
-      return a.precisions.empty() ? "comma-separated list of precisions (fp32, bf16, int8)" : "";
+      auto precisions = parse_precisions(value);
+      if (!precisions) return kPrecisionsWant;
+      a.precisions = std::move(*precisions);
+      return "";
     }
     if (flag == "--batch" || flag == "--threads") {
       const bool batch = flag == "--batch";
@@ -198,12 +192,6 @@ struct Row {
   std::vector<int64_t> input_shape;
   std::vector<double> ms;  // latency per batch, sorted
 };
-
-// Nearest rank, so that p50 <= p90 <= p99 are all measured values.
-double percentile(const std::vector<double>& sorted, double p) {
-  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * sorted.size()));
-  return sorted[std::max<size_t>(rank, 1) - 1];
-}
 
 double mean(const std::vector<double>& v) {
   double sum = 0;

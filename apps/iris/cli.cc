@@ -8,6 +8,7 @@
 
 #include "apps/iris/commands.h"
 #include "core/text.h"
+#include "runtime/model.h"
 #include "video/source.h"
 
 namespace iris::app {
@@ -21,6 +22,15 @@ std::optional<int> int_in_range(std::string_view text, int lo, int hi) {
 bool parse_input_size(std::string_view text, int* width, int* height) {
   const auto side = [](int v) { return v >= 1 && v <= 16384; };
   return parse_size(text, width, height) && side(*width) && side(*height);
+}
+
+std::optional<std::vector<std::string>> parse_precisions(std::string_view text) {
+  std::vector<std::string> out;
+  for (std::string_view field : split_fields(text)) {
+    if (!runtime::parse_precision(field)) return std::nullopt;
+    if (std::find(out.begin(), out.end(), field) == out.end()) out.emplace_back(field);
+  }
+  return out;
 }
 
 bool read_options(const char* command, const char* usage, const Args& args, std::string* model,
@@ -98,6 +108,11 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
+double percentile(const std::vector<double>& sorted, double p) {
+  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * sorted.size()));
+  return sorted[std::max<size_t>(rank, 1) - 1];
+}
+
 void print_markdown_table(const std::vector<std::string>& head,
                           const std::vector<std::vector<std::string>>& rows, size_t text_columns) {
   std::vector<size_t> width(head.size());
@@ -123,7 +138,8 @@ void print_markdown_table(const std::vector<std::string>& head,
 
 namespace {
 
-// `n` of `count` positions spread evenly (the first included); all of them when n is 0 or more.
+// `n` of `count` positions spread evenly (the first included); all of them when n is 0 or more
+// than `count`.
 std::vector<int64_t> spread(int64_t count, int64_t n) {
   if (n <= 0 || n > count) n = count;
   std::vector<int64_t> out;

@@ -43,6 +43,11 @@ bool stop_requested();
 std::optional<int> int_in_range(std::string_view text, int lo, int hi);
 bool parse_input_size(std::string_view text, int* width, int* height);
 inline constexpr const char* kInputSizeWant = "size WxH such as 640x480 (sides from 1 to 16384)";
+// "fp32,bf16": runtime precisions, in order, each once; nullopt when a field is not one (what
+// kPrecisionsWant says to the user).
+std::optional<std::vector<std::string>> parse_precisions(std::string_view text);
+inline constexpr const char* kPrecisionsWant =
+    "comma-separated list of precisions (fp32, bf16, int8), such as fp32,bf16";
 
 // Stores a flag's value and returns what the value must be when it is not that ("whole number
 // from 1 to 256"), "" when it is; nullopt for a flag the command does not have.
@@ -91,6 +96,9 @@ Status for_each_picture(
 std::string cpu_model();
 double rounded(double v, int decimals = 4);
 std::string fixed(double v, int decimals);
+// The nearest-rank percentile `p` of `sorted` (ascending, not empty), so that p50 <= p90 <= p99
+// are all measured values.
+double percentile(const std::vector<double>& sorted, double p);
 // A markdown table on stdout, each column as wide as its widest cell: the first `text_columns`
 // left-aligned, the rest (numbers) right-aligned, as markdown renders them.
 void print_markdown_table(const std::vector<std::string>& head,

@@ -7,19 +7,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <optional>
 #include <set>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "apps/iris/commands.h"
@@ -30,7 +26,6 @@
 #include "runtime/graph.h"
 #include "runtime/model.h"
 #include "runtime/quantize.h"
-#include "video/source.h"
 
 namespace iris::app {
 namespace {
@@ -89,16 +84,10 @@ std::optional<PrecisionArgs> parse(const Args& args) {
       return "";
     }
     if (flag == "--precisions") {
-      constexpr char kWant[] =
-          "comma-separated list of precisions (fp32, bf16, int8), such as fp32,bf16";
-      a.precisions.clear();
-      for (std::string_view field : split_fields(value)) {
-        if (!runtime::parse_precision(field)) return kWant;
-        if (std::find(a.precisions.begin(), a.precisions.end(), field) == a.precisions.end()) {
-          a.precisions.emplace_back(field);
-        }
-      }
-      return a.precisions.empty() ? kWant : "";
+      auto precisions = parse_precisions(value);
+      if (!precisions) return kPrecisionsWant;
+      a.precisions = std::move(*precisions);
+      return "";
     }
     return std::nullopt;
   };
@@ -143,13 +132,6 @@ std::optional<PrecisionArgs> parse(const Args& args) {
   }
   return a;
 }
-
-// One picture the model runs on: an image of --images or a frame of --video.
-struct Picture {
-  int64_t id = 0;         // COCO image id: the gt's, the image's position, or the frame index
-  std::string file_name;  // the image's name in DIR; "CLIP#frame" for a frame
-  const cv::Mat& bgr;
-};
 
 // A --gt file: its text, checked, and its image and category ids by name.
 struct GroundTruth {
@@ -235,13 +217,14 @@ void load_row(const infer::ModelSpec& spec, Row* row) {
   row->status = "ok";
 }
 
-// Whether the config's model file carries an `iris quantize` calibration.
+// Whether the config's model file carries an `iris quantize` calibration for int8, the one the
+// backend runs in int8 (choose_precision).
 Result<bool> calibrated(const std::string& path) {
   auto graph = runtime::import_onnx_file(path);
   if (!graph.ok()) return graph.status();
   auto q = runtime::quantization_of(*graph);
   if (!q.ok()) return q.status();
-  return q->has_value();
+  return q->has_value() && (*q)->precision == runtime::Precision::kInt8;
 }
 
 // COCO category ids: the gt's, by name, when --gt is given; else class index + 1 (a model without
@@ -328,7 +311,7 @@ std::string gt_from(const Row& reference, const std::vector<ImageRecord>& images
 // Nearest rank, as `iris bench` takes it.
 double p50(std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
-  return ms[std::max<size_t>((ms.size() + 1) / 2, 1) - 1];
+  return percentile(ms, 50);
 }
 
 double fps(const std::vector<double>& ms) {
@@ -368,10 +351,11 @@ class Progress {
   bool shown_ = false;
 };
 
-// Runs `row` on `p`: preprocess, Context::infer (the one part timed), decode. The first picture
-// gets an untimed run first, so that no row's time includes its context's setup.
-Status run_row(const Picture& p, bool first, Categories& categories, Row& row) {
-  auto sample = row.model->preprocess(p.bgr);
+// Runs `row` on the picture `bgr`, COCO image `id`: preprocess, Context::infer (the one part
+// timed), decode. The first picture gets an untimed run first, so that no row's time includes its
+// context's setup.
+Status run_row(int64_t id, const cv::Mat& bgr, bool first, Categories& categories, Row& row) {
+  auto sample = row.model->preprocess(bgr);
   if (!sample.ok()) return sample.status();
   if (first) {
     if (auto warm = row.context->infer(sample->tensor); !warm.ok()) return warm.status();
@@ -386,7 +370,7 @@ Status run_row(const Picture& p, bool first, Categories& categories, Row& row) {
   for (const Detection& d : *detections) {
     const auto category = categories.id(d.label);
     if (!category) continue;
-    row.detections.push_back({{"image_id", p.id},
+    row.detections.push_back({{"image_id", id},
                               {"category_id", *category},
                               {"bbox", coco_box(d.box)},
                               {"score", rounded(d.score, 5)}});
@@ -557,24 +541,23 @@ int eval_precision_main(const Args& args) {
   std::vector<ImageRecord> images;  // the pictures run, in order
   {
     Progress progress(input->size());
-    const auto run = [&](const Picture& p) {
-      for (Row& row : rows) {
-        if (!row.model) continue;
-        if (Status s = run_row(p, images.empty(), categories, row); !s.ok()) {
-          row.status = "error";
-          row.reason = p.file_name + ": " + s.message();
-          row.model.reset();
-        }
-      }
-      images.push_back({p.id, p.file_name, p.bgr.cols, p.bgr.rows});
-      progress.update(images.size());
-      return Status();
-    };
-    const Status s =
+    const Status read =
         for_each_picture(*input, [&](const std::string& name, int64_t index, const cv::Mat& bgr) {
-          return run({.id = gt ? gt->image_ids.at(name) : index, .file_name = name, .bgr = bgr});
+          // The COCO image id: the gt's, else the image's position or the frame index.
+          const int64_t id = gt ? gt->image_ids.at(name) : index;
+          for (Row& row : rows) {
+            if (!row.model) continue;
+            if (Status s = run_row(id, bgr, images.empty(), categories, row); !s.ok()) {
+              row.status = "error";
+              row.reason = name + ": " + s.message();
+              row.model.reset();
+            }
+          }
+          images.push_back({id, name, bgr.cols, bgr.rows});
+          progress.update(images.size());
+          return Status();
         });
-    if (!s.ok()) return fail(s);
+    if (!read.ok()) return fail(read);
   }
 
   std::string truth_text;

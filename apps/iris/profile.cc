@@ -12,6 +12,7 @@
 
 #include "apps/iris/commands.h"
 #include "core/clock.h"
+#include "core/text.h"
 #include "infer/runtime_backend.h"
 #include "runtime/model.h"
 
@@ -221,10 +222,9 @@ int profile_main(const Args& args) {
       "\n%zu layers, %.3f GFLOP; layers add up to %.3f ms; end-to-end p50 %.3f ms over %d runs "
       "(%.1f GFLOP/s); compiled in %.1f ms\n",
       layers.size(), flops / 1e9, total, p50, a->repeat, gflops(flops, p50), compile_ms);
-  std::string counts;
-  for (const auto& [p, n] : by_precision) {
-    counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + p;
-  }
+  const std::string counts = join(by_precision, ", ", [](const auto& precision_layers) {
+    return std::to_string(precision_layers.second) + " " + precision_layers.first;
+  });
   std::printf("precision: %s (layers: %s); threads: %s; arena %.2f MiB, weights %.2f MiB\n",
               precision, counts.c_str(),
               a->threads > 0 ? std::to_string(a->threads).c_str() : "OpenMP default",

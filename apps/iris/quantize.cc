@@ -1,9 +1,10 @@
 // iris quantize: post-training INT8 calibration of a model for the iris runtime. Runs sample
-// pictures through the FP32 model, takes each Conv input's range (minmax, percentile or entropy),
-// measures the INT8 model against FP32 layer by layer, moves the layers that cost the most
+// pictures through the FP32 model, takes each Conv input's range (minmax, percentile, entropy or
+// mse), measures the INT8 model against FP32 layer by layer, moves the layers that cost the most
 // accuracy back to FP32 until the outputs agree, and writes a calibrated copy of the model.
 #include "runtime/quantize.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -45,8 +46,8 @@ const char kQuantizeUsage[] =
     "  --out FILE         where the calibrated model goes (may be MODEL itself)\n"
     "  --config CONFIG    a pipeline config whose model MODEL (by name or path) gives the\n"
     "                     preprocessing\n"
-    "  --method M         minmax (default), percentile or entropy: how a range's threshold is\n"
-    "                     chosen from its histogram (docs/runtime.md compares them)\n"
+    "  --method M         mse (default), minmax, percentile or entropy: how a range's\n"
+    "                     threshold is chosen from its histogram (docs/runtime.md compares them)\n"
     "  --percentile P     for --method percentile: the share of magnitudes kept (default 99.99)\n"
     "  --samples N        calibration pictures used, at most (default 100)\n"
     "  --check N          pictures the per-layer comparison runs on (default 8)\n"
@@ -66,7 +67,7 @@ namespace {
 
 struct QuantizeArgs {
   std::string model, calib, out, config;
-  runtime::Calibration method = runtime::Calibration::kMinMax;
+  runtime::Calibration method = runtime::Calibration::kMse;
   float percentile = runtime::kDefaultPercentile;
   int samples = 100;
   int check = 8;
@@ -89,7 +90,7 @@ std::optional<QuantizeArgs> parse(const Args& args) {
     if (flag == "--method") {
       const auto m = runtime::parse_calibration(value);
       if (m) a.method = *m;
-      return m ? "" : "entropy, percentile or minmax";
+      return m ? "" : "minmax, percentile, entropy or mse";
     }
     if (flag == "--percentile" || flag == "--min-cosine") {
       double v = 0;
@@ -141,28 +142,23 @@ std::optional<QuantizeArgs> parse(const Args& args) {
   return a;
 }
 
-// The model's spec: from the config (by name or path), or the defaults for a bare file.
+// The model's spec, for its preprocessing: from the config (by name or path), or the defaults for
+// a bare file.
 Result<infer::ModelSpec> model_spec(const QuantizeArgs& a) {
-  infer::ModelSpec spec{.name = "model", .path = a.model};
-  if (!a.config.empty()) {
-    auto config = pipeline::load_config(a.config, pipeline::Needs::kStreamsOrModels);
-    if (!config.ok()) return config.status();
-    std::string names;
-    const infer::ModelSpec* found = nullptr;
-    for (const infer::ModelSpec& m : config->models) {
-      if (m.name == a.model || m.path == a.model) found = &m;
-      names += (names.empty() ? "" : ", ") + m.name;
-    }
-    if (!found) {
-      return Status::error("config '" + a.config + "' has no model named '" + a.model +
-                           "' (it has: " + (names.empty() ? "none" : names) +
-                           "); fix: name one of them, or its path");
-    }
-    spec = *found;
+  if (a.config.empty()) return infer::ModelSpec{.name = a.model, .path = a.model};
+  auto config = pipeline::load_config(a.config, pipeline::Needs::kStreamsOrModels);
+  if (!config.ok()) return config.status();
+  const auto found = std::ranges::find_if(config->models, [&a](const infer::ModelSpec& m) {
+    return m.name == a.model || m.path == a.model;
+  });
+  if (found == config->models.end()) {
+    const std::string names =
+        join(config->models, ", ", [](const infer::ModelSpec& m) { return m.name; });
+    return Status::error("config '" + a.config + "' has no model named '" + a.model +
+                         "' (it has: " + (names.empty() ? "none" : names) +
+                         "); fix: name one of them, or its path");
   }
-  spec.backend = "iris";
-  spec.precision = "fp32";
-  return spec;
+  return *found;
 }
 
 // The input size preprocessing needs, from the model's one image input where the spec leaves it
@@ -241,8 +237,7 @@ void print_report(const QuantizeArgs& a, const runtime::Quantization& q, const r
     rows.push_back({v.value, fixed(v.rel_error, 4), fixed(v.cosine, 6)});
   }
   print_markdown_table({"output", "rel error", "cosine"}, rows, 1);
-  std::string fallback;
-  for (const std::string& n : q.fp32_nodes) fallback += (fallback.empty() ? "" : ", ") + n;
+  const std::string fallback = join(q.fp32_nodes);
   std::printf(
       "\n%s calibration on %d pictures, compared on %d; layers kept FP32: %s\nwrote %s in %.1f "
       "s\n",
@@ -288,10 +283,11 @@ int quantize_main(const Args& args) {
   runtime::Options fp32;
   fp32.threads = a->threads;
   fp32.input_shapes[graph->values[graph->inputs[0]].name] = tensors[0].shape;
-  // Pass 1 measures every value; with equalization, pass 2 measures the equalized model.
+  // Pass 1 measures every value; with equalization, pass 2 measures the equalized model (when
+  // some value can be equalized: otherwise it is the same model).
   std::optional<runtime::Calibrator> calibrator;
   runtime::Options calibrated = fp32;
-  for (int pass = 1; pass <= (a->equalize ? 2 : 1); ++pass) {
+  for (int pass = 1; pass == 1 || (pass == 2 && !calibrated.equalize.empty()); ++pass) {
     auto c = runtime::Calibrator::create(*graph, calibrated);
     if (!c.ok()) return fail(c.status());
     for (size_t i = 0; i < tensors.size(); ++i) {
@@ -302,7 +298,7 @@ int quantize_main(const Args& args) {
       }
     }
     std::fprintf(stderr, "\n");
-    if (pass == 1) calibrated.equalize = c->equalization();
+    if (pass == 1 && a->equalize) calibrated.equalize = c->equalization();
     calibrator = std::move(*c);
   }
 

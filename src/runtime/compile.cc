@@ -284,16 +284,21 @@ class Compiler {
   // ---- precision ----
 
   // What a Conv computes in: the mode's precision unless it falls back (named in fp32_nodes, or
-  // INT8 without a calibrated range for its input).
+  // INT8 without a calibrated range for its input), and depthwise Convs never in INT8: they are
+  // memory-bound (no faster in int8) and their channels' ranges differ most, which one step per
+  // tensor serves worst.
   Precision precision_of(const Node& n) const {
     const Precision p = options_.precision;
     if (p == Precision::kFloat32 || (n.op != "Conv" && n.op != "ConvTranspose") ||
-        options_.fp32_nodes.count(layer_of(n, "", {}).name)) {
+        options_.fp32_nodes.count(g_.layer_name(n))) {
       return Precision::kFloat32;
     }
-    if (p == Precision::kInt8 &&
-        (n.op != "Conv" || !options_.ranges.count(g_.values[n.inputs[0]].name))) {
-      return Precision::kFloat32;
+    if (p == Precision::kInt8) {
+      const bool depthwise =
+          n.attr_int("group", 1) > 1 && n.input(1) >= 0 && g_.values[n.inputs[1]].shape[1] == 1;
+      if (n.op != "Conv" || depthwise || !options_.ranges.count(g_.values[n.inputs[0]].name)) {
+        return Precision::kFloat32;
+      }
     }
     return p;
   }
@@ -356,9 +361,7 @@ class Compiler {
   }
 
   Layer layer_of(const Node& n, const std::string& op, const Shape& shape) const {
-    std::string name = n.name;
-    if (name.empty() && !n.outputs.empty()) name = g_.values[n.outputs[0]].name;
-    return {.name = name, .op = op, .shape = shape};
+    return {.name = g_.layer_name(n), .op = op, .shape = shape};
   }
 
   Step& add_primitive(const dnnl::primitive_desc_base& pd, Layer layer) {
@@ -1095,9 +1098,7 @@ Result<std::shared_ptr<const Model>> Model::compile(const Graph& graph, const Op
   auto plan = std::make_unique<Plan>();
   plan->graph = graph;
   plan->threads = options.threads;
-  if (Status s = infer_shapes(plan->graph, options.input_shapes); !s.ok()) return s;
-  fuse(plan->graph);
-  prune(plan->graph);
+  if (Status s = prepare(plan->graph, options.input_shapes); !s.ok()) return s;
   for (const std::string& name : options.extra_outputs) {
     Graph& g = plan->graph;
     const auto it = std::find_if(g.values.begin(), g.values.end(),

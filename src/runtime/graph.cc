@@ -53,6 +53,10 @@ int Graph::add_constant(HostTensor t, const std::string& hint) {
   return add_value(std::move(v));
 }
 
+const std::string& Graph::layer_name(const Node& n) const {
+  return n.name.empty() && !n.outputs.empty() ? values[n.outputs[0]].name : n.name;
+}
+
 std::string Graph::describe(const Node& n) const {
   std::string who;
   if (!n.name.empty()) {

@@ -97,6 +97,8 @@ struct Graph {
   int add_constant(HostTensor t, const std::string& hint);
   // "node 'conv1' (Conv)", or "node producing 'x' (Conv)" when it has no name.
   std::string describe(const Node& n) const;
+  // How profiles, fallbacks and calibrations name a node: its name, else its first output's.
+  const std::string& layer_name(const Node& n) const;
   // Every op type used, sorted and distinct.
   std::vector<std::string> op_types() const;
 };

@@ -313,4 +313,11 @@ void prune(Graph& g) {
   g.nodes.resize(k);
 }
 
+Status prepare(Graph& g, const std::map<std::string, Shape>& input_shapes) {
+  if (Status s = infer_shapes(g, input_shapes); !s.ok()) return s;
+  fuse(g);
+  prune(g);
+  return {};
+}
+
 }  // namespace iris::runtime

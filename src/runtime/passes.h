@@ -18,5 +18,7 @@ namespace iris::runtime {
 Status infer_shapes(Graph& g, const std::map<std::string, Shape>& input_shapes);
 void fuse(Graph& g);
 void prune(Graph& g);
+// All three in order: the graph Model::compile lowers, and what calibration inspects.
+Status prepare(Graph& g, const std::map<std::string, Shape>& input_shapes);
 
 }  // namespace iris::runtime

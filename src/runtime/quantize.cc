@@ -53,7 +53,7 @@ std::string from_json(const json& j, Quantization* q) {
   if (j.contains("method")) {
     const auto m =
         j["method"].is_string() ? parse_calibration(j["method"].get<std::string>()) : std::nullopt;
-    if (!m) return "'method' is not one of \"minmax\", \"percentile\", \"entropy\"";
+    if (!m) return "'method' is not one of \"minmax\", \"percentile\", \"entropy\", \"mse\"";
     q->method = *m;
   }
   if (j.contains("percentile")) {
@@ -111,13 +111,16 @@ const char* calibration_name(Calibration c) {
     case Calibration::kPercentile:
       return "percentile";
     case Calibration::kEntropy:
+      return "entropy";
+    case Calibration::kMse:
       break;
   }
-  return "entropy";
+  return "mse";
 }
 
 std::optional<Calibration> parse_calibration(std::string_view name) {
-  for (Calibration c : {Calibration::kMinMax, Calibration::kPercentile, Calibration::kEntropy}) {
+  for (Calibration c :
+       {Calibration::kMinMax, Calibration::kPercentile, Calibration::kEntropy, Calibration::kMse}) {
     if (name == calibration_name(c)) return c;
   }
   return std::nullopt;
@@ -169,9 +172,44 @@ float Histogram::threshold(Calibration method, float percentile) const {
       return max_abs_;
     }
     case Calibration::kEntropy:
+      return entropy_threshold();
+    case Calibration::kMse:
       break;
   }
-  return entropy_threshold();
+  return mse_threshold();
+}
+
+// The threshold t (a bin's upper edge) minimising the squared error of quantizing the histogram's
+// magnitudes: values up to t round to a grid of t / levels (error step^2 / 12 each, exact zeros
+// none), values past it saturate to t (error (x - t)^2, x at its bin's centre). Unlike minmax a
+// rare outlier does not coarsen every step; unlike entropy, clipping large values costs what
+// they lose. Suffix sums make each candidate O(1).
+float Histogram::mse_threshold() const {
+  const int levels = min_ >= 0 ? 255 : 127;
+  const double width = range_ / kBins;
+  int top = kBins;
+  while (top > 1 && bins_[top - 1] == 0) --top;
+  // Over bins i and up: count, sum of centres, sum of squared centres.
+  std::vector<double> n(kBins + 1, 0), sx(kBins + 1, 0), sxx(kBins + 1, 0);
+  for (int i = kBins; i-- > 0;) {
+    const double c = (i + 0.5) * width, k = static_cast<double>(bins_[i]);
+    n[i] = n[i + 1] + k;
+    sx[i] = sx[i + 1] + k * c;
+    sxx[i] = sxx[i + 1] + k * c * c;
+  }
+  double best_error = std::numeric_limits<double>::infinity();
+  int best = top;
+  for (int i = 1; i <= top; ++i) {
+    const double t = i * width, step = t / levels;
+    const double kept = n[0] - n[i] - static_cast<double>(zeros_);
+    const double error =
+        kept * step * step / 12 + (sxx[i] - 2 * t * sx[i] + t * t * n[i]);  // sum (x - t)^2
+    if (error < best_error) {
+      best_error = error;
+      best = i;
+    }
+  }
+  return std::min(static_cast<float>(best * width), max_abs_);
 }
 
 // TensorRT's entropy calibration (Migacz, "8-bit Inference with TensorRT", GTC 2017). For a
@@ -277,15 +315,14 @@ namespace {
 // `g` folded and fused for `input_shapes`, as Model::compile sees it.
 Result<Graph> fused(const Graph& g, const std::map<std::string, Shape>& input_shapes) {
   Graph f = g;
-  if (Status s = infer_shapes(f, input_shapes); !s.ok()) return s;
-  fuse(f);
-  prune(f);
+  if (Status s = prepare(f, input_shapes); !s.ok()) return s;
   return f;
 }
 
+// A Conv or ConvTranspose whose weights are known at load: what reduced precision can run.
 bool constant_weights(const Graph& f, const Node& n) {
-  return n.op == "Conv" && n.input(0) >= 0 && n.input(1) >= 0 && f.values[n.input(1)].constant &&
-         !n.outputs.empty();
+  return (n.op == "Conv" || n.op == "ConvTranspose") && n.input(0) >= 0 && n.input(1) >= 0 &&
+         f.values[n.input(1)].constant && !n.outputs.empty();
 }
 
 // The values Options::equalize may scale, each with its readers' largest weight magnitude per
@@ -301,7 +338,7 @@ std::map<std::string, std::vector<float>> equalizable(const Graph& f) {
   for (int id : f.outputs) readers[id].push_back(nullptr);
   std::map<std::string, std::vector<float>> out;
   for (const Node& p : f.nodes) {
-    if (!constant_weights(f, p)) continue;
+    if (p.op != "Conv" || !constant_weights(f, p)) continue;
     const bool homogeneous =
         p.post_ops.empty() ||
         (p.post_ops.size() == 1 && p.post_ops[0].kind == PostOp::kActivation &&
@@ -309,8 +346,8 @@ std::map<std::string, std::vector<float>> equalizable(const Graph& f) {
     const int v = p.outputs[0];
     const auto& rs = readers[v];
     const bool only_convs = !rs.empty() && std::all_of(rs.begin(), rs.end(), [&](const Node* r) {
-      return r && constant_weights(f, *r) && r->attr_int("group", 1) == 1 && r->inputs[0] == v &&
-             std::count(r->inputs.begin(), r->inputs.end(), v) == 1;
+      return r && r->op == "Conv" && constant_weights(f, *r) && r->attr_int("group", 1) == 1 &&
+             r->inputs[0] == v && std::count(r->inputs.begin(), r->inputs.end(), v) == 1;
     });
     if (!homogeneous || !only_convs) continue;
     const int64_t channels = f.values[v].shape.size() > 1 ? f.values[v].shape[1] : 0;
@@ -343,12 +380,8 @@ Result<std::vector<ConvSite>> conv_sites(const Graph& g,
 std::vector<ConvSite> conv_sites(const Graph& f) {
   std::vector<ConvSite> sites;
   for (const Node& n : f.nodes) {
-    if (n.op != "Conv" && n.op != "ConvTranspose") continue;
-    const int w = n.input(1);
-    if (w < 0 || !f.values[w].constant || n.input(0) < 0 || n.outputs.empty()) continue;
-    const std::string& output = f.values[n.outputs[0]].name;
-    // Model::compile names layers the same way (its layer_of).
-    sites.push_back({n.name.empty() ? output : n.name, f.values[n.inputs[0]].name, output});
+    if (!constant_weights(f, n)) continue;
+    sites.push_back({f.layer_name(n), f.values[n.inputs[0]].name, f.values[n.outputs[0]].name});
   }
   return sites;
 }
@@ -361,13 +394,12 @@ Result<Calibrator> Calibrator::create(const Graph& g, Options options) {
   options.fp32_nodes.clear();
   options.extra_outputs.clear();
   Calibrator c;
-  c.sites_ = conv_sites(*f);
   c.weight_max_ = equalizable(*f);
   // Graph inputs are read from the caller's tensors (Model::inputs() are g.inputs in order),
   // sparing a copy through the outputs.
   std::map<std::string, size_t> inputs;
   for (size_t i = 0; i < g.inputs.size(); ++i) inputs[g.values[g.inputs[i]].name] = i;
-  for (const ConvSite& s : c.sites_) {
+  for (const ConvSite& s : conv_sites(*f)) {
     if (!c.histograms_.try_emplace(s.input).second) continue;
     const auto in = inputs.find(s.input);
     if (in != inputs.end()) {
@@ -379,12 +411,11 @@ Result<Calibrator> Calibrator::create(const Graph& g, Options options) {
   }
   auto model = Model::compile(g, options);
   if (!model.ok()) return model.status();
-  c.model_ = std::move(*model);
-  const size_t own = c.model_->outputs().size() - options.extra_outputs.size();
+  const size_t own = (*model)->outputs().size() - options.extra_outputs.size();
   for (Source& s : c.sources_) {
     if (!s.is_input) s.index += own;
   }
-  auto context = c.model_->new_context();
+  auto context = (*model)->new_context();  // keeps the model alive
   if (!context.ok()) return context.status();
   c.context_ = std::move(*context);
   return c;

@@ -28,8 +28,9 @@ enum class Calibration {
   kMinMax,      // the largest magnitude seen: nothing saturates, outliers cost resolution
   kPercentile,  // the magnitude below which `percentile`% of the samples fall
   kEntropy,     // the threshold whose quantized distribution loses the least information (KL)
+  kMse,         // the threshold with the least squared error, rounding and clipping together
 };
-const char* calibration_name(Calibration c);  // "minmax", "percentile", "entropy"
+const char* calibration_name(Calibration c);  // "minmax", "percentile", "entropy", "mse"
 std::optional<Calibration> parse_calibration(std::string_view name);
 
 constexpr float kDefaultPercentile = 99.99f;
@@ -54,6 +55,7 @@ class Histogram {
 
  private:
   float entropy_threshold() const;
+  float mse_threshold() const;
 
   std::array<int64_t, kBins> bins_{};
   float range_ = 0;  // 0 until a non-zero magnitude arrives; zeros count in bin 0 meanwhile
@@ -66,7 +68,7 @@ class Histogram {
 // What `iris quantize` found, stored in the model file.
 struct Quantization {
   Precision precision = Precision::kInt8;
-  Calibration method = Calibration::kMinMax;
+  Calibration method = Calibration::kMse;
   float percentile = kDefaultPercentile;
   int samples = 0;                      // Calibrator::add() calls the ranges come from
   std::map<std::string, Range> ranges;  // Options::ranges
@@ -112,8 +114,6 @@ class Calibrator {
   // again with it set to get the ranges of the equalized model.
   std::map<std::string, std::vector<float>> equalization() const;
   int samples() const { return samples_; }
-  const std::vector<ConvSite>& sites() const { return sites_; }
-  const Model& model() const { return *model_; }
 
  private:
   // Where a conv input's values come from in one run: a model input, or an extra output.
@@ -123,8 +123,6 @@ class Calibrator {
     size_t index = 0;
   };
 
-  std::vector<ConvSite> sites_;
-  std::shared_ptr<const Model> model_;
   std::unique_ptr<Context> context_;
   std::vector<Source> sources_;
   std::map<std::string, Histogram> histograms_;

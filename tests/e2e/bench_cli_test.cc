@@ -22,14 +22,7 @@ Output run_iris(const std::vector<std::string>& args) { return testing::run_iris
 // The stdout of a run that must succeed, as JSON.
 nlohmann::json run_json(std::vector<std::string> args) {
   args.push_back("--json");
-  const Output o = run_iris(args);
-  EXPECT_EQ(o.code, 0) << o.err;
-  try {
-    return nlohmann::json::parse(o.out);
-  } catch (const nlohmann::json::exception& e) {
-    ADD_FAILURE() << "not JSON: " << e.what() << "\n" << o.out;
-    return {};
-  }
+  return testing::json_of(run_iris(args));
 }
 
 nlohmann::json bench_json(const std::vector<std::string>& args) {

@@ -32,14 +32,7 @@ class BenchStreams : public ::testing::Test {
   static json run_json(const std::vector<std::string>& args) {
     std::vector<std::string> all = args;
     all.push_back("--json");
-    const Output o = run(all);
-    EXPECT_EQ(o.code, 0) << o.err;
-    try {
-      return json::parse(o.out);
-    } catch (const json::exception& e) {
-      ADD_FAILURE() << "not JSON: " << e.what() << "\n" << o.out << "\n" << o.err;
-      return {};
-    }
+    return testing::json_of(run(all));
   }
 
   static std::unique_ptr<testing::TempDir> clips_;

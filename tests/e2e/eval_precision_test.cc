@@ -41,14 +41,7 @@ testing::IrisRun eval(const std::vector<std::string>& args) {
 // The stdout of a run that must succeed, as JSON.
 nlohmann::json eval_json(std::vector<std::string> args) {
   args.push_back("--json");
-  const testing::IrisRun o = eval(args);
-  EXPECT_EQ(o.code, 0) << o.err;
-  try {
-    return nlohmann::json::parse(o.out);
-  } catch (const nlohmann::json::exception& e) {
-    ADD_FAILURE() << "not JSON: " << e.what() << "\n" << o.out << "\n" << o.err;
-    return {};
-  }
+  return testing::json_of(eval(args));
 }
 
 // The row of `precision` in a report.

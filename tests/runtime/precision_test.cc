@@ -66,12 +66,13 @@ int quantizing(const std::shared_ptr<const Model>& m) {
   }));
 }
 
-// x -> Conv 3x3 + Relu -> r -> depthwise Conv 3x3 -> d -> Conv 1x1 + bias + SiLU -> y: the
-// second and third Convs read what a Conv wrote, so in BF16 and INT8 r and d never go to FP32.
+// x -> Conv 3x3 + Relu -> r -> grouped Conv 3x3 (4 groups) -> d -> Conv 1x1 + bias + SiLU -> y:
+// the second and third Convs read what a Conv wrote, so in BF16 and INT8 r and d never go to
+// FP32.
 struct Chain {
   HostTensor x = random({1, 8, 9, 10}, -1, 1, 301);
   HostTensor w1 = random({16, 8, 3, 3}, -0.3f, 0.3f, 302), b1 = random({16}, -0.2f, 0.2f, 303);
-  HostTensor wd = random({16, 1, 3, 3}, -0.5f, 0.5f, 304);
+  HostTensor wd = random({16, 4, 3, 3}, -0.3f, 0.3f, 304);
   HostTensor w3 = random({12, 16, 1, 1}, -0.4f, 0.4f, 305), b3 = random({12}, -0.3f, 0.3f, 306);
   GraphBuilder g;
   std::string in, r, d, y;
@@ -80,8 +81,8 @@ struct Chain {
     in = g.input(x);
     r = g.node("Relu", {g.node("Conv", {in, g.constant(w1), g.constant(b1)},
                                {A::is("pads", {1, 1, 1, 1})}, 1, "c1")[0]})[0];
-    d = g.node("Conv", {r, g.constant(wd)}, {A::i("group", 16), A::is("pads", {1, 1, 1, 1})}, 1,
-               "dw")[0];
+    d = g.node("Conv", {r, g.constant(wd)}, {A::i("group", 4), A::is("pads", {1, 1, 1, 1})}, 1,
+               "gc")[0];
     const auto c3 = g.node("Conv", {d, g.constant(w3), g.constant(b3)}, {}, 1, "c3")[0];
     y = g.node("Mul", {c3, g.node("Sigmoid", {c3})[0]})[0];
     g.output(y);
@@ -93,7 +94,7 @@ struct Chain {
     const Ints one{1, 1}, pad{1, 1, 1, 1};
     const HostTensor rr = map(conv_ref(data(x, 0), weights(w1), &b1, one, pad, one, 1),
                               [](double v) { return std::max(v, 0.0); });
-    const HostTensor dd = conv_ref(data(rr, 1), weights(wd), nullptr, one, pad, one, 16);
+    const HostTensor dd = conv_ref(data(rr, 1), weights(wd), nullptr, one, pad, one, 4);
     return map(conv_ref(data(dd, 2), weights(w3), &b3, one, {0, 0, 0, 0}, one, 1), silu);
   }
 };
@@ -119,10 +120,17 @@ TEST(RuntimePrecision, Bf16ConvsRoundOperandsAndKeepBf16BetweenThem) {
   auto model = c.g.compile(options);
   ASSERT_TRUE(model.ok()) << model.status().message();
   EXPECT_EQ(layer_precisions(*model, "Conv"), (std::vector<std::string>{"bf16", "bf16", "bf16"}));
-  // One conversion in (the f32 input to bf16), none between the Convs; the last Conv writes f32.
-  int to_bf16 = 0;
-  for (const Layer& l : (*model)->layers()) to_bf16 += l.op == "Reorder" && l.precision == "bf16";
-  EXPECT_EQ(to_bf16, 1);
+  // Between the first Conv and the last, tensors stay bf16 (a layout change stays in bf16).
+  const auto& layers = (*model)->layers();
+  const auto is_conv = [](const Layer& l) { return l.op.rfind("Conv", 0) == 0; };
+  const auto first = std::find_if(layers.begin(), layers.end(), is_conv);
+  const auto last = std::find_if(layers.rbegin(), layers.rend(), is_conv).base();
+  ASSERT_LT(first, last);
+  for (auto l = first; l != last; ++l) {
+    if (!is_conv(*l)) {
+      EXPECT_EQ(l->precision, "bf16") << l->op << " " << l->name;
+    }
+  }
 }
 
 TEST(RuntimePrecision, Int8ConvsQuantizeWithTheCalibratedSteps) {
@@ -145,7 +153,7 @@ TEST(RuntimePrecision, Int8ConvsQuantizeWithTheCalibratedSteps) {
   const HostTensor rr =
       map(conv_ref(c.x, c.w1, &c.b1, one, pad, one, 1), [](double v) { return std::max(v, 0.0); });
   ranges.push_back(range_of(rr));
-  ranges.push_back(range_of(conv_ref(rr, c.wd, nullptr, one, pad, one, 16)));
+  ranges.push_back(range_of(conv_ref(rr, c.wd, nullptr, one, pad, one, 4)));
   ASSERT_GE(ranges[1].min, 0);
   ASSERT_LT(ranges[2].min, 0);
 
@@ -197,15 +205,32 @@ TEST(RuntimePrecision, ConvsFallBackToFp32ByNameOrWithoutARange) {
   Chain c;
   Options options{.threads = 1, .precision = Precision::kInt8};
   options.ranges = {{c.in, {-1, 1}}, {c.r, {0, 2}}};  // d has no range: c3 stays FP32
-  options.fp32_nodes = {"dw"};
+  options.fp32_nodes = {"gc"};
   auto model = c.g.compile(options);
   ASSERT_TRUE(model.ok()) << model.status().message();
   EXPECT_EQ(layer_precisions(*model, "Conv"), (std::vector<std::string>{"int8", "fp32", "fp32"}));
-  // c1 writes r in f32 because its reader (dw) is FP32 now: nothing but the input is quantized.
+  // c1 writes r in f32 because its reader (gc) is FP32 now: nothing but the input is quantized.
   EXPECT_EQ(quantizing(*model), 1);
   const HostTensor fp32 = c.reference([](const HostTensor& t, int) { return t; },
                                       [](const HostTensor& t) { return t; });
   expect_near(c.g.run(options)[0], fp32, 0.05f, 0.05f, "mostly fp32");
+}
+
+TEST(RuntimePrecision, DepthwiseConvsStayFp32InInt8) {
+  const HostTensor x = random({1, 8, 6, 6}, -1, 1, 321);
+  GraphBuilder g;
+  const auto in = g.input(x);
+  g.output(g.node("Conv", {in, g.constant(random({8, 1, 3, 3}, -1, 1, 322))},
+                  {A::i("group", 8), A::is("pads", {1, 1, 1, 1})})[0]);
+  Options options{.threads = 1, .precision = Precision::kInt8};
+  options.ranges = {{in, {-1, 1}}};
+  auto int8 = g.compile(options);
+  ASSERT_TRUE(int8.ok()) << int8.status().message();
+  EXPECT_EQ(layer_precisions(*int8, "Conv"), (std::vector<std::string>{"fp32"}));
+  options.precision = Precision::kBFloat16;  // BF16 has no per-tensor step to suffer from
+  auto bf16 = g.compile(options);
+  ASSERT_TRUE(bf16.ok()) << bf16.status().message();
+  EXPECT_EQ(layer_precisions(*bf16, "Conv"), (std::vector<std::string>{"bf16"}));
 }
 
 TEST(RuntimePrecision, ExtraOutputsReturnIntermediateValuesInFp32) {

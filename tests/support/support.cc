@@ -277,6 +277,16 @@ IrisRun run_iris(const std::vector<std::string>& args, double timeout_s) {
   return r;
 }
 
+nlohmann::json json_of(const IrisRun& run) {
+  EXPECT_EQ(run.code, 0) << run.err;
+  try {
+    return nlohmann::json::parse(run.out);
+  } catch (const nlohmann::json::exception& e) {
+    ADD_FAILURE() << "not JSON: " << e.what() << "\n" << run.out << "\n" << run.err;
+    return {};
+  }
+}
+
 std::string read_file(const std::string& path) {
   Result<std::string> text = iris::read_file(path);
   return text.ok() ? std::move(text).value() : std::string();

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <string>
 #include <string_view>
@@ -174,6 +175,9 @@ struct IrisRun {
 // Runs iris to the end (at most `timeout_s`) with stdout and stderr apart, so that --json output
 // must parse by itself.
 IrisRun run_iris(const std::vector<std::string>& args, double timeout_s);
+// The stdout of a run that must have succeeded, as JSON: a test failure (with stdout and stderr)
+// and null when it exited non-zero or printed something else.
+nlohmann::json json_of(const IrisRun& run);
 
 // The file's bytes, or "" when it cannot be read.
 std::string read_file(const std::string& path);
