@@ -12,7 +12,9 @@ const Command kCommands[] = {
     {"serve", "run a config's pipelines and serve them over HTTP (KServe v2, control API, metrics)",
      kServeUsage, serve_main},
     {"validate", "check a YAML config without running it", kValidateUsage, validate_main},
-    {"eval", "score detections (COCO mAP), tracks (HOTA, MOTA, IDF1) or events (precision, recall)",
+    {"eval",
+     "score detections (COCO mAP), tracks (HOTA, MOTA, IDF1), events (precision, recall) or a "
+     "model's FP32/BF16/INT8 agreement (eval precision)",
      kEvalUsage, eval_main},
     {"synth", "generate a synthetic scene: video, exact ground truth, noisy detections, pipeline",
      kSynthUsage, synth_main},
