@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,20 @@
 #include "core/status.h"
 
 namespace iris {
+
+// Enum names kept in a table in the enum's order (its values 0, 1, ...): the name of `e`, and
+// the value named `name` (nullopt for none). The names are literals, so data() ends in NUL.
+template <typename E, size_t N>
+const char* name_of(const std::string_view (&names)[N], E e) {
+  return names[static_cast<size_t>(e)].data();
+}
+template <typename E, size_t N>
+std::optional<E> enum_of(const std::string_view (&names)[N], std::string_view name) {
+  for (size_t i = 0; i < N; ++i) {
+    if (names[i] == name) return static_cast<E>(i);
+  }
+  return std::nullopt;
+}
 
 // Without spaces, tabs and carriage returns at either end.
 std::string_view trim(std::string_view s);

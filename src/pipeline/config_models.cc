@@ -5,6 +5,7 @@
 #include <ranges>
 
 #include "core/text.h"
+#include "runtime/model.h"
 
 namespace iris::pipeline {
 namespace {
@@ -35,7 +36,6 @@ constexpr std::string_view kModelKeys[] = {"name",
                                            "queue_capacity",
                                            "instances"};
 constexpr std::string_view kBackends[] = {"opencv", "iris"};
-constexpr std::string_view kPrecisions[] = {"fp32", "bf16", "int8"};
 constexpr std::string_view kLayouts[] = {"nchw", "nhwc"};
 constexpr std::string_view kChannels[] = {"rgb", "bgr"};
 constexpr std::string_view kResizes[] = {"letterbox", "stretch"};
@@ -105,7 +105,7 @@ std::optional<infer::ModelSpec> read_model(Diagnostics& diag, const MapReader& m
     if (b) m.backend = *b;
   }
   if (const auto item = map.get("precision")) {
-    const auto p = read_choice(diag, *item, "precision", kPrecisions);
+    const auto p = read_choice(diag, *item, "precision", runtime::kPrecisionNames);
     if (p && m.backend == "iris") {
       m.precision = *p;
     } else if (p && backend_ok) {

@@ -22,6 +22,7 @@
 #include <limits>
 #include <numeric>
 
+#include "core/text.h"
 #include "runtime/passes.h"
 #include "runtime/plan.h"
 
@@ -1065,23 +1066,10 @@ void plan_memory(Model::Plan& p) {
 
 }  // namespace
 
-const char* precision_name(Precision p) {
-  switch (p) {
-    case Precision::kBFloat16:
-      return "bf16";
-    case Precision::kInt8:
-      return "int8";
-    case Precision::kFloat32:
-      break;
-  }
-  return "fp32";
-}
+const char* precision_name(Precision p) { return name_of(kPrecisionNames, p); }
 
 std::optional<Precision> parse_precision(std::string_view name) {
-  for (Precision p : {Precision::kFloat32, Precision::kBFloat16, Precision::kInt8}) {
-    if (name == precision_name(p)) return p;
-  }
-  return std::nullopt;
+  return enum_of<Precision>(kPrecisionNames, name);
 }
 
 Model::Model(std::unique_ptr<Plan> plan) : plan_(std::move(plan)) {}

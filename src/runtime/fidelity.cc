@@ -1,13 +1,12 @@
 // FidelityMeter: the FP32 and the candidate model run side by side with every Conv's input and
-// output returned, summing a.a, b.b, a.b and (a-b).(a-b) per value; choose_fallback repeats it,
-// moving the worst layer to FP32 each round.
+// output returned, summing a.a, b.b, a.b and (a-b).(a-b) per value; choose_fallback measures one
+// candidate after another against the same compiled reference.
 #include "runtime/fidelity.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
-#include <tuple>
 
 namespace iris::runtime {
 namespace {
@@ -32,6 +31,7 @@ Result<FidelityMeter> FidelityMeter::create(const Graph& g, Options reference, O
   auto sites = conv_sites(g, candidate.input_shapes);
   if (!sites.ok()) return sites.status();
   FidelityMeter m;
+  m.graph_ = g;
   m.sites_ = std::move(*sites);
   for (const ConvSite& s : m.sites_) {
     for (const std::string* v : {&s.input, &s.output}) {
@@ -40,35 +40,43 @@ Result<FidelityMeter> FidelityMeter::create(const Graph& g, Options reference, O
       }
     }
   }
-  reference.extra_outputs = candidate.extra_outputs = m.values_;
-  for (const std::string& v : m.values_) {
-    const auto it = candidate.equalize.find(v);
-    m.equalized_.push_back(it == candidate.equalize.end() ? std::vector<float>() : it->second);
-  }
-  for (auto [options, model, context] :
-       {std::tuple{&reference, &m.reference_, &m.reference_context_},
-        std::tuple{&candidate, &m.candidate_, &m.candidate_context_}}) {
-    auto compiled = Model::compile(g, *options);
-    if (!compiled.ok()) return compiled.status();
-    auto c = (*compiled)->new_context();
-    if (!c.ok()) return c.status();
-    *model = std::move(*compiled);
-    *context = std::move(*c);
-  }
-  m.model_outputs_ = m.candidate_->outputs().size() - m.values_.size();
-  for (size_t i = 0; i < m.model_outputs_; ++i) {
-    m.output_names_.push_back(m.candidate_->outputs()[i].name);
-  }
-  std::map<std::string, std::string> precision;  // by layer name
-  for (const Layer& l : m.candidate_->layers()) precision[l.name] = l.precision;
-  for (const ConvSite& s : m.sites_) m.precisions_.push_back(precision[s.node]);
-  m.sums_.assign(m.model_outputs_ + m.values_.size(), {});
+  reference.extra_outputs = m.values_;
+  auto compiled = Model::compile(g, reference);
+  if (!compiled.ok()) return compiled.status();
+  auto context = (*compiled)->new_context();
+  if (!context.ok()) return context.status();
+  m.reference_ = std::move(*context);
+  if (Status s = m.set_candidate(std::move(candidate)); !s.ok()) return s;
   return m;
 }
 
+Status FidelityMeter::set_candidate(Options candidate) {
+  candidate.extra_outputs = values_;
+  auto model = Model::compile(graph_, candidate);
+  if (!model.ok()) return model.status();
+  auto context = (*model)->new_context();
+  if (!context.ok()) return context.status();
+  candidate_ = std::move(*context);
+  equalized_.clear();
+  for (const std::string& v : values_) {
+    const auto it = candidate.equalize.find(v);
+    equalized_.push_back(it == candidate.equalize.end() ? std::vector<float>() : it->second);
+  }
+  model_outputs_ = (*model)->outputs().size() - values_.size();
+  output_names_.clear();
+  for (size_t i = 0; i < model_outputs_; ++i) output_names_.push_back((*model)->outputs()[i].name);
+  std::map<std::string, std::string> precision;  // by layer name
+  for (const Layer& l : (*model)->layers()) precision[l.name] = l.precision;
+  precisions_.clear();
+  for (const ConvSite& s : sites_) precisions_.push_back(precision[s.node]);
+  sums_.assign(model_outputs_ + values_.size(), {});
+  samples_ = 0;
+  return {};
+}
+
 Status FidelityMeter::add(const std::vector<View>& inputs) {
-  if (Status s = reference_context_->run(inputs, &a_); !s.ok()) return s;
-  if (Status s = candidate_context_->run(inputs, &b_); !s.ok()) return s;
+  if (Status s = reference_->run(inputs, &a_); !s.ok()) return s;
+  if (Status s = candidate_->run(inputs, &b_); !s.ok()) return s;
   for (size_t k = 0; k < sums_.size(); ++k) {
     const float* a = a_[k].data<float>();
     const float* b = b_[k].data<float>();
@@ -116,10 +124,10 @@ Result<Fidelity> choose_fallback(const Graph& g, const Options& reference, Optio
                                  const std::vector<std::vector<View>>& samples, double min_cosine,
                                  int max_layers, std::set<std::string>* fp32_nodes,
                                  void (*progress)(const FallbackStep&)) {
+  candidate.fp32_nodes = *fp32_nodes;
+  auto meter = FidelityMeter::create(g, reference, candidate);
+  if (!meter.ok()) return meter.status();
   const auto measure = [&]() -> Result<Fidelity> {
-    candidate.fp32_nodes = *fp32_nodes;
-    auto meter = FidelityMeter::create(g, reference, candidate);
-    if (!meter.ok()) return meter.status();
     for (const auto& inputs : samples) {
       if (Status s = meter->add(inputs); !s.ok()) return s;
     }
@@ -142,6 +150,8 @@ Result<Fidelity> choose_fallback(const Graph& g, const Options& reference, Optio
     const std::string node = worst->site.node;
     tried.insert(node);
     fp32_nodes->insert(node);
+    candidate.fp32_nodes = *fp32_nodes;
+    if (Status s = meter->set_candidate(candidate); !s.ok()) return s;
     auto f = measure();
     if (!f.ok()) return f;
     const bool better = f->min_output_cosine() > best->min_output_cosine();

@@ -43,8 +43,11 @@ struct Fidelity {
 class FidelityMeter {
  public:
   // `reference` and `candidate` as for Model::compile, with the same input shapes; extra outputs
-  // are set here.
+  // are set here. The meter keeps a copy of `g`.
   static Result<FidelityMeter> create(const Graph& g, Options reference, Options candidate);
+  // Compiles another candidate (same input shapes) and starts the sums again; the reference
+  // stays as it was compiled.
+  Status set_candidate(Options candidate);
 
   Status add(const std::vector<View>& inputs);
   Fidelity result() const;
@@ -61,9 +64,9 @@ class FidelityMeter {
   std::vector<std::vector<float>> equalized_;
   size_t model_outputs_ = 0;
   std::vector<std::string> output_names_;
-  std::shared_ptr<const Model> reference_, candidate_;
-  std::unique_ptr<Context> reference_context_, candidate_context_;
-  std::vector<Sums> sums_;  // model outputs, then values_
+  Graph graph_;
+  std::unique_ptr<Context> reference_, candidate_;  // each keeps its Model alive
+  std::vector<Sums> sums_;                          // model outputs, then values_
   std::vector<HostTensor> a_, b_;
   int samples_ = 0;
 };

@@ -29,7 +29,9 @@
 namespace iris::runtime {
 
 enum class Precision { kFloat32, kBFloat16, kInt8 };
-const char* precision_name(Precision p);  // "fp32", "bf16", "int8"
+// Their names, in the enum's order: what configs, flags and profiles say.
+inline constexpr std::string_view kPrecisionNames[] = {"fp32", "bf16", "int8"};
+const char* precision_name(Precision p);
 std::optional<Precision> parse_precision(std::string_view name);
 
 // The calibrated range of a float value: what an INT8 layer reading it quantizes. `threshold`

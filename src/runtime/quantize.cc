@@ -104,26 +104,10 @@ std::string from_json(const json& j, Quantization* q) {
 
 }  // namespace
 
-const char* calibration_name(Calibration c) {
-  switch (c) {
-    case Calibration::kMinMax:
-      return "minmax";
-    case Calibration::kPercentile:
-      return "percentile";
-    case Calibration::kEntropy:
-      return "entropy";
-    case Calibration::kMse:
-      break;
-  }
-  return "mse";
-}
+const char* calibration_name(Calibration c) { return name_of(kCalibrationNames, c); }
 
 std::optional<Calibration> parse_calibration(std::string_view name) {
-  for (Calibration c :
-       {Calibration::kMinMax, Calibration::kPercentile, Calibration::kEntropy, Calibration::kMse}) {
-    if (name == calibration_name(c)) return c;
-  }
-  return std::nullopt;
+  return enum_of<Calibration>(kCalibrationNames, name);
 }
 
 void Histogram::add(const float* x, size_t n) {

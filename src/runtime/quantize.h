@@ -30,7 +30,9 @@ enum class Calibration {
   kEntropy,     // the threshold whose quantized distribution loses the least information (KL)
   kMse,         // the threshold with the least squared error, rounding and clipping together
 };
-const char* calibration_name(Calibration c);  // "minmax", "percentile", "entropy", "mse"
+// Their names, in the enum's order.
+inline constexpr std::string_view kCalibrationNames[] = {"minmax", "percentile", "entropy", "mse"};
+const char* calibration_name(Calibration c);
 std::optional<Calibration> parse_calibration(std::string_view name);
 
 constexpr float kDefaultPercentile = 99.99f;
